@@ -1,0 +1,164 @@
+"""Error covariances as operators: apply, solve and square-root apply, never dense at scale.
+
+The prior error covariance is ``B = D (C_1 ⊗ C_2 ⊗ ... ⊗ C_k) D`` with ``D`` the diagonal
+of standard deviations and ``C_i`` small correlation matrices, one per axis of the state
+(time, y, x; later sector). The state vector is the C-order flattening of an array of shape
+``(n_1, ..., n_k)``, so the last axis varies fastest. Applying ``B`` to a block of vectors
+costs ``n × Σ n_i`` per vector instead of ``n²``; its Cholesky factor is the Kronecker
+product of the factors' Cholesky factors.
+
+Correlations are exponential, ``exp(-|d| / L)``; the spatial part is separable,
+``exp(-|dx| / L) exp(-|dy| / L)``, which keeps it a Kronecker product on a regular grid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+#: Above this many elements a covariance refuses to form itself densely.
+DENSE_LIMIT = 5000
+
+
+def exponential_correlation(coordinates, length) -> np.ndarray:
+    """Correlation matrix ``exp(-|c_i - c_j| / length)`` of 1-D coordinates.
+
+    ``length`` = 0 gives the identity (no correlation).
+    """
+    coordinates = np.asarray(coordinates, dtype=float)
+    if length == 0:
+        return np.eye(coordinates.size)
+    return np.exp(-np.abs(coordinates[:, None] - coordinates[None, :]) / length)
+
+
+class DiagonalCovariance:
+    """A diagonal covariance, e.g. the observation error R."""
+
+    def __init__(self, variances):
+        self.variances = np.asarray(variances, dtype=float)
+        if np.any(self.variances <= 0) or not np.isfinite(self.variances).all():
+            raise ValueError("a diagonal covariance needs finite, positive variances")
+
+    @property
+    def size(self) -> int:
+        return self.variances.size
+
+    def diagonal(self) -> np.ndarray:
+        return self.variances.copy()
+
+    def apply(self, vectors):
+        return _scale_rows(vectors, self.variances)
+
+    def solve(self, vectors):
+        return _scale_rows(vectors, 1.0 / self.variances)
+
+    def sqrt_apply(self, vectors):
+        return _scale_rows(vectors, np.sqrt(self.variances))
+
+    def dense(self) -> np.ndarray:
+        _check_dense(self.size)
+        return np.diag(self.variances)
+
+
+class KroneckerCovariance:
+    """``B = D (C_1 ⊗ ... ⊗ C_k) D`` with ``D = diag(std)``.
+
+    Parameters
+    ----------
+    std : ndarray, shape (n,)
+        Standard deviations, n = Π n_i.
+    factors : sequence of ndarray
+        Correlation matrices C_i of shape (n_i, n_i), symmetric positive definite.
+    """
+
+    def __init__(self, std, factors):
+        self.std = np.asarray(std, dtype=float).ravel()
+        self.factors = [np.asarray(c, dtype=float) for c in factors]
+        self.shape = tuple(c.shape[0] for c in self.factors)
+        if int(np.prod(self.shape)) != self.std.size:
+            raise ValueError(f"std has {self.std.size} elements; factors give {self.shape}")
+        if np.any(self.std <= 0):
+            raise ValueError("prior error standard deviations must be positive")
+        self._cholesky = [np.linalg.cholesky(c) for c in self.factors]
+
+    @property
+    def size(self) -> int:
+        return self.std.size
+
+    def diagonal(self) -> np.ndarray:
+        """Variances: std² times the product of the factors' diagonals."""
+        diagonal = np.ones(())
+        for factor in self.factors:
+            diagonal = np.multiply.outer(diagonal, np.diag(factor))
+        return self.std ** 2 * diagonal.ravel()
+
+    def apply(self, vectors):
+        """``B v`` for v of shape (n,) or (n, k)."""
+        return _scale_rows(self._kron(self.factors, _scale_rows(vectors, self.std)), self.std)
+
+    def sqrt_apply(self, vectors):
+        """``D (L_1 ⊗ ... ⊗ L_k) v``: a square root S with S Sᵀ = B."""
+        return _scale_rows(self._kron(self._cholesky, vectors), self.std)
+
+    def solve(self, vectors):
+        """``B⁻¹ v``."""
+        inverse = [scipy.linalg.cho_solve((chol, True), np.eye(chol.shape[0]))
+                   for chol in self._cholesky]
+        return _scale_rows(self._kron(inverse, _scale_rows(vectors, 1.0 / self.std)),
+                           1.0 / self.std)
+
+    def dense(self) -> np.ndarray:
+        """The full matrix; only for small problems and tests."""
+        _check_dense(self.size)
+        correlation = self.factors[0]
+        for factor in self.factors[1:]:
+            correlation = np.kron(correlation, factor)
+        return self.std[:, None] * correlation * self.std[None, :]
+
+    def _kron(self, matrices, vectors):
+        vectors = np.asarray(vectors, dtype=float)
+        single = vectors.ndim == 1
+        block = vectors.reshape(*self.shape, -1)
+        for axis, matrix in enumerate(matrices):
+            block = np.moveaxis(np.tensordot(matrix, block, axes=(1, axis)), 0, axis)
+        out = block.reshape(self.size, -1)
+        return out[:, 0] if single else out
+
+
+def _scale_rows(vectors, scale):
+    vectors = np.asarray(vectors, dtype=float)
+    return vectors * (scale if vectors.ndim == 1 else scale[:, None])
+
+
+def _check_dense(size: int) -> None:
+    if size > DENSE_LIMIT:
+        raise MemoryError(f"refusing to form a dense {size}×{size} covariance "
+                          f"(limit {DENSE_LIMIT}); use apply/solve instead")
+
+
+class DenseCovariance:
+    """A covariance held as a matrix: for observation errors (m up to ~10⁴)."""
+
+    def __init__(self, matrix):
+        self.matrix = np.asarray(matrix, dtype=float)
+        self._cholesky = np.linalg.cholesky(self.matrix)
+
+    @property
+    def size(self) -> int:
+        return self.matrix.shape[0]
+
+    def diagonal(self) -> np.ndarray:
+        return np.diag(self.matrix).copy()
+
+    def apply(self, vectors):
+        return self.matrix @ np.asarray(vectors, dtype=float)
+
+    def solve(self, vectors):
+        return scipy.linalg.cho_solve((self._cholesky, True), np.asarray(vectors, dtype=float))
+
+    def sqrt_apply(self, vectors):
+        return self._cholesky @ np.asarray(vectors, dtype=float)
+
+    def dense(self) -> np.ndarray:
+        return self.matrix.copy()
+

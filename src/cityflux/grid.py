@@ -1,0 +1,248 @@
+"""The inversion grid: regular cells in geographic or projected coordinates.
+
+A :class:`Grid` knows its cell centres and bounds in its own CRS, the longitude and
+latitude of every centre, every cell's area on the ellipsoid, and a local metric frame
+(metres east and north) in which transport works. For a projected grid the metric frame is
+the projection itself; for a lat/lon grid it is an azimuthal equidistant projection centred
+on the domain, exact in distance from the centre and accurate to well under 1 % over a city.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import pyproj
+import xarray as xr
+
+from .errors import ConfigError
+
+WGS84 = pyproj.CRS.from_epsg(4326)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A regular grid.
+
+    Parameters
+    ----------
+    crs : str
+        'EPSG:4326' for lat/lon, otherwise a projected CRS with metre units.
+    x_start, x_stop, x_step, y_start, y_stop, y_step : float
+        Cell edges of the two axes, in CRS units (m or degrees).
+    """
+
+    crs: str
+    x_start: float
+    x_stop: float
+    x_step: float
+    y_start: float
+    y_stop: float
+    y_step: float
+
+    @classmethod
+    def from_config(cls, domain) -> "Grid":
+        """Build the grid of a :class:`cityflux.config.DomainConfig`."""
+        grid = cls(domain.crs, domain.x.start, domain.x.stop, domain.x.step,
+                   domain.y.start, domain.y.stop, domain.y.step)
+        grid.validate()
+        return grid
+
+    def validate(self) -> None:
+        try:
+            crs = self.pyproj_crs
+        except pyproj.exceptions.CRSError as exc:
+            raise ConfigError(f"domain.crs {self.crs!r} is not a valid CRS: {exc}") from None
+        if not crs.is_geographic:
+            unit = crs.axis_info[0].unit_name if crs.axis_info else "?"
+            if unit not in ("metre", "meter"):
+                raise ConfigError(f"domain.crs {self.crs!r}: projected grids must be in "
+                                  f"metres, this CRS uses {unit!r}")
+        elif not (-180 <= self.x_start < self.x_stop <= 360 and
+                  -90 <= self.y_start < self.y_stop <= 90):
+            raise ConfigError("domain.x / domain.y: a lat/lon grid needs longitudes in "
+                              "[-180, 360] and latitudes in [-90, 90]")
+
+    # ------------------------------------------------------------------ geometry
+    @functools.cached_property
+    def pyproj_crs(self) -> pyproj.CRS:
+        return pyproj.CRS.from_user_input(self.crs)
+
+    @property
+    def is_geographic(self) -> bool:
+        return self.pyproj_crs.is_geographic
+
+    @property
+    def dims(self) -> tuple[str, str]:
+        """Names of the (row, column) dimensions."""
+        return ("lat", "lon") if self.is_geographic else ("y", "x")
+
+    @property
+    def nx(self) -> int:
+        return int(round((self.x_stop - self.x_start) / self.x_step))
+
+    @property
+    def ny(self) -> int:
+        return int(round((self.y_stop - self.y_start) / self.y_step))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.ny, self.nx)
+
+    @property
+    def size(self) -> int:
+        return self.nx * self.ny
+
+    @functools.cached_property
+    def x(self) -> np.ndarray:
+        """Cell centres along x (CRS units)."""
+        return self.x_start + self.x_step * (np.arange(self.nx) + 0.5)
+
+    @functools.cached_property
+    def y(self) -> np.ndarray:
+        """Cell centres along y (CRS units)."""
+        return self.y_start + self.y_step * (np.arange(self.ny) + 0.5)
+
+    @property
+    def x_bounds(self) -> np.ndarray:
+        """Cell bounds along x, shape (nx, 2)."""
+        return np.stack([self.x - self.x_step / 2, self.x + self.x_step / 2], axis=1)
+
+    @property
+    def y_bounds(self) -> np.ndarray:
+        """Cell bounds along y, shape (ny, 2)."""
+        return np.stack([self.y - self.y_step / 2, self.y + self.y_step / 2], axis=1)
+
+    @functools.cached_property
+    def lonlat(self) -> tuple[np.ndarray, np.ndarray]:
+        """Longitude and latitude (degrees) of every cell centre, each of shape (ny, nx)."""
+        xx, yy = np.meshgrid(self.x, self.y)
+        if self.is_geographic:
+            return xx, yy
+        to_geo = pyproj.Transformer.from_crs(self.pyproj_crs, WGS84, always_xy=True)
+        return to_geo.transform(xx, yy)
+
+    @property
+    def centre_lonlat(self) -> tuple[float, float]:
+        lon, lat = self.lonlat
+        return float(lon.mean()), float(lat.mean())
+
+    @functools.cached_property
+    def metric_crs(self) -> pyproj.CRS:
+        """CRS of the local metric frame used by transport (metres east, north)."""
+        if not self.is_geographic:
+            return self.pyproj_crs
+        lon0, lat0 = self.centre_lonlat
+        return pyproj.CRS.from_proj4(f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +datum=WGS84 "
+                                     "+units=m +no_defs")
+
+    def to_metric(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        """Metric-frame coordinates (m) of points given in longitude and latitude."""
+        to_metric = pyproj.Transformer.from_crs(WGS84, self.metric_crs, always_xy=True)
+        return to_metric.transform(np.asarray(lon, float), np.asarray(lat, float))
+
+    def to_grid_crs(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        """Grid-CRS coordinates of points given in longitude and latitude."""
+        if self.is_geographic:
+            return np.asarray(lon, float), np.asarray(lat, float)
+        to_grid = pyproj.Transformer.from_crs(WGS84, self.pyproj_crs, always_xy=True)
+        return to_grid.transform(np.asarray(lon, float), np.asarray(lat, float))
+
+    @functools.cached_property
+    def metric_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Metric-frame coordinates (m) of every cell centre, each (ny, nx)."""
+        if not self.is_geographic:
+            return tuple(np.meshgrid(self.x, self.y))
+        return self.to_metric(*self.lonlat)
+
+    @functools.cached_property
+    def metric_cell_size(self) -> tuple[np.ndarray, np.ndarray]:
+        """Approximate cell widths (m) along x and y in the metric frame, each (ny, nx)."""
+        if not self.is_geographic:
+            return (np.full(self.shape, self.x_step), np.full(self.shape, self.y_step))
+        geod = self.pyproj_crs.get_geod()
+        lon, lat = self.lonlat
+        _, _, dx = geod.inv(lon - self.x_step / 2, lat, lon + self.x_step / 2, lat)
+        _, _, dy = geod.inv(lon, lat - self.y_step / 2, lon, lat + self.y_step / 2)
+        return dx, dy
+
+    @functools.cached_property
+    def cell_area(self) -> np.ndarray:
+        """Area of every cell on the ellipsoid, m², shape (ny, nx)."""
+        if self.is_geographic:
+            # Exact for a sphere of the ellipsoid's authalic radius.
+            geod = self.pyproj_crs.get_geod()
+            e2 = geod.es
+            a = geod.a
+            authalic = a * np.sqrt((1 + (1 - e2) / (2 * np.sqrt(e2)) *
+                                    np.log((1 + np.sqrt(e2)) / (1 - np.sqrt(e2)))) / 2)
+            lat_b = np.radians(self.y_bounds)
+            band = np.sin(lat_b[:, 1]) - np.sin(lat_b[:, 0])
+            area = authalic ** 2 * np.radians(self.x_step) * band
+            return np.repeat(area[:, None], self.nx, axis=1)
+        factors = pyproj.Proj(self.pyproj_crs).get_factors(*self.lonlat)
+        return self.x_step * self.y_step / factors.areal_scale
+
+    # ------------------------------------------------------------------ xarray
+    def coords(self) -> dict:
+        """xarray coordinates with CF attributes (centres, bounds, 2-D lat/lon)."""
+        row, col = self.dims
+        if self.is_geographic:
+            return {
+                "lat": ("lat", self.y, {"standard_name": "latitude", "units": "degrees_north",
+                                        "long_name": "latitude", "bounds": "lat_bnds"}),
+                "lon": ("lon", self.x, {"standard_name": "longitude", "units": "degrees_east",
+                                        "long_name": "longitude", "bounds": "lon_bnds"}),
+            }
+        lon, lat = self.lonlat
+        return {
+            "y": ("y", self.y, {"standard_name": "projection_y_coordinate", "units": "m",
+                                "long_name": "northing", "axis": "Y"}),
+            "x": ("x", self.x, {"standard_name": "projection_x_coordinate", "units": "m",
+                                "long_name": "easting", "axis": "X"}),
+            "lat": (("y", "x"), lat, {"standard_name": "latitude", "units": "degrees_north",
+                                      "long_name": "latitude"}),
+            "lon": (("y", "x"), lon, {"standard_name": "longitude", "units": "degrees_east",
+                                      "long_name": "longitude"}),
+        }
+
+    def data_vars(self) -> dict:
+        """Auxiliary variables that complete the CF description (bounds, mapping, area)."""
+        row, col = self.dims
+        variables = {
+            "cell_area": ((row, col), self.cell_area,
+                          {"standard_name": "cell_area", "units": "m2",
+                           "long_name": "area of grid cell"}),
+        }
+        if self.is_geographic:
+            variables["lat_bnds"] = (("lat", "nv"), self.y_bounds, {})
+            variables["lon_bnds"] = (("lon", "nv"), self.x_bounds, {})
+        else:
+            cf = self.pyproj_crs.to_cf()
+            cf.pop("crs_wkt", None)
+            cf["crs_wkt"] = self.pyproj_crs.to_wkt()
+            variables["crs"] = ((), np.int32(0), cf)
+        return variables
+
+    def grid_mapping_attrs(self) -> dict:
+        """Attributes that link a gridded variable to the CF grid mapping."""
+        return {} if self.is_geographic else {"grid_mapping": "crs", "coordinates": "lat lon"}
+
+    def check_matches(self, data: xr.DataArray | xr.Dataset, where: str, tol: float = 1e-6) -> None:
+        """Raise :class:`InputError` unless ``data`` is on this grid."""
+        from .errors import InputError
+
+        row, col = self.dims
+        for dim, centres in ((row, self.y), (col, self.x)):
+            if dim not in data.dims:
+                raise InputError(f"{where}: dimension {dim!r} missing; expected dims "
+                                 f"{self.dims} on the domain grid, found {tuple(data.dims)}")
+            values = np.asarray(data[dim].values, float)
+            step = self.y_step if dim == row else self.x_step
+            if values.shape != centres.shape or not np.allclose(values, centres,
+                                                                 atol=tol * abs(step)):
+                raise InputError(f"{where}: {dim} coordinates do not match the domain grid "
+                                 f"({centres.size} cell centres from {centres[0]:g} to "
+                                 f"{centres[-1]:g}); found {values.size} values from "
+                                 f"{values[0]:g} to {values[-1]:g}")

@@ -1,0 +1,103 @@
+"""Footprints and the observation operator H built from them.
+
+A footprint maps the flux of every grid cell in every hour before an observation to the
+mole fraction enhancement it causes: ``Δc = Σ foot × flux`` with foot in ppm per
+(µmol m⁻² s⁻¹), the STILT convention. Footprints are stored sparsely as triplets
+(observation, cell, hours back) with values; the operator H over a state vector of
+``n_steps`` flux time steps × ``n_cells`` cells (time-major, cells C-ordered) sums them
+into the time step in which each contribution was emitted. Contributions emitted before
+the period starts fall outside the state and are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+
+
+@dataclass(frozen=True)
+class Footprints:
+    """Sparse footprints of ``n_obs`` observations on a grid of ``n_cells`` cells.
+
+    Attributes
+    ----------
+    obs_hour : ndarray of int (n_obs,)
+        Hour of each observation, counted from the start of the period.
+    rows, cells, hours_back : ndarray of int (nnz,)
+        Observation, cell and whole hours between emission and observation.
+    values : ndarray of float (nnz,)
+        ppm per (µmol m⁻² s⁻¹).
+    n_cells : int
+    """
+
+    obs_hour: np.ndarray
+    rows: np.ndarray
+    cells: np.ndarray
+    hours_back: np.ndarray
+    values: np.ndarray
+    n_cells: int
+
+    @property
+    def n_obs(self) -> int:
+        return self.obs_hour.size
+
+    def time_integrated(self) -> scipy.sparse.csr_matrix:
+        """Footprints summed over hours back, (n_obs, n_cells)."""
+        return scipy.sparse.csr_matrix((self.values, (self.rows, self.cells)),
+                                       shape=(self.n_obs, self.n_cells))
+
+    def subset(self, mask: np.ndarray) -> "Footprints":
+        """The footprints of the observations where ``mask`` is true, renumbered."""
+        mask = np.asarray(mask, bool)
+        new_index = np.cumsum(mask) - 1
+        keep = mask[self.rows]
+        return Footprints(self.obs_hour[mask], new_index[self.rows[keep]], self.cells[keep],
+                          self.hours_back[keep], self.values[keep], self.n_cells)
+
+    @classmethod
+    def concatenate(cls, parts: list["Footprints"]) -> "Footprints":
+        offsets = np.cumsum([0] + [p.n_obs for p in parts[:-1]])
+        return cls(np.concatenate([p.obs_hour for p in parts]),
+                   np.concatenate([p.rows + o for p, o in zip(parts, offsets)]),
+                   np.concatenate([p.cells for p in parts]),
+                   np.concatenate([p.hours_back for p in parts]),
+                   np.concatenate([p.values for p in parts]), parts[0].n_cells)
+
+
+class SparseObservationOperator:
+    """A linear observation operator held as a sparse matrix (m × n)."""
+
+    def __init__(self, matrix):
+        self.matrix = scipy.sparse.csr_matrix(matrix)
+        self._transpose = self.matrix.T.tocsr()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.matrix.shape
+
+    def forward(self, state):
+        """``H x`` for x of shape (n,) or (n, k)."""
+        return self.matrix @ np.asarray(state, dtype=float)
+
+    def adjoint(self, values):
+        """``Hᵀ y`` for y of shape (m,) or (m, k)."""
+        return self._transpose @ np.asarray(values, dtype=float)
+
+
+def observation_operator(footprints: Footprints, n_hours: int,
+                         step_hours: int) -> SparseObservationOperator:
+    """H over a state of ``n_hours // step_hours`` flux time steps × cells.
+
+    ``step_hours`` = 1 gives the hourly operator (used to simulate observations from an
+    hourly flux).
+    """
+    n_steps = n_hours // step_hours
+    emission_hour = footprints.obs_hour[footprints.rows] - footprints.hours_back
+    inside = (emission_hour >= 0) & (emission_hour < n_hours)
+    columns = (emission_hour[inside] // step_hours) * footprints.n_cells + footprints.cells[inside]
+    matrix = scipy.sparse.coo_matrix(
+        (footprints.values[inside], (footprints.rows[inside], columns)),
+        shape=(footprints.n_obs, n_steps * footprints.n_cells))
+    return SparseObservationOperator(matrix.tocsr())  # duplicates are summed

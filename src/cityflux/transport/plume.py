@@ -1,0 +1,106 @@
+"""Gaussian-plume footprints of observations: xarray-free driver around the kernels.
+
+For each observation (site, hour) a steady plume under that hour's meteorology links every
+grid cell to the receptor; the contribution of a cell is attributed to the hour in which it
+was emitted, ``travel time = downwind distance / wind speed`` before the observation.
+Winds are taken as eastward/northward in the grid's metric frame (the meridian
+convergence of a city-sized projected grid, well under a degree, is neglected).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import InputError
+from ..units import air_molar_density
+from . import kernels
+from .footprints import Footprints
+from .stability import (StabilityMethod, solar_elevation_deg, stability_from_obukhov,
+                        stability_from_wind_and_radiation)
+
+log = logging.getLogger(__name__)
+
+#: Cells closer than this many cell widths to a receptor are integrated on sub-cells.
+NEAR_FIELD_FACTOR = 3.0
+#: Receptors computed per kernel call (one progress-bar step).
+CHUNK = 64
+
+
+def stability_classes(met: dict, times: np.ndarray, settings, lonlat: tuple[float, float],
+                      where: str = "meteorology") -> np.ndarray:
+    """Pasquill class (0..5 = A..F) of each observation hour."""
+    if settings.stability == StabilityMethod.OBUKHOV_LENGTH:
+        if "obukhov_length" not in met:
+            raise InputError(f"{where}: transport.stability is 'obukhov_length' but the file "
+                             "has no obukhov_length variable")
+        return stability_from_obukhov(met["obukhov_length"], settings.roughness_length_m)
+    if "cloud_fraction" not in met:
+        raise InputError(f"{where}: transport.stability is 'wind_and_radiation' but the file "
+                         "has no cloud_area_fraction variable")
+    speed = np.hypot(met["eastward_wind"], met["northward_wind"])
+    elevation = solar_elevation_deg(times, lonlat[1], lonlat[0])
+    return stability_from_wind_and_radiation(speed, elevation, met["cloud_fraction"])
+
+
+def plume_footprints(grid, receptor_x, receptor_y, receptor_z, obs_hour, met: dict,
+                     stability: np.ndarray, settings, source_height=None,
+                     progress: bool = False) -> Footprints:
+    """Footprints of observations at receptors (metric-frame m) under hourly met.
+
+    Parameters
+    ----------
+    grid : Grid
+    receptor_x, receptor_y, receptor_z : ndarray (m,)
+        Receptor position in the grid's metric frame and inlet height above ground, m.
+    obs_hour : ndarray of int (m,)
+        Observation hour counted from the period start.
+    met : dict of ndarray (m,)
+        Meteorology at each observation hour (see :mod:`cityflux.met`).
+    stability : ndarray of int (m,)
+        Pasquill class of each observation hour.
+    settings : TransportConfig
+    source_height : ndarray (ny, nx), optional
+        Release height of each cell, m; default ``settings.source_height_m`` everywhere.
+    progress : bool
+        Show a progress bar.
+    """
+    cell_x, cell_y = (a.ravel() for a in grid.metric_xy)
+    half_dx, half_dy = (a.ravel() / 2 for a in grid.metric_cell_size)
+    area = grid.cell_area.ravel()
+    heights = (np.full(grid.size, settings.source_height_m) if source_height is None
+               else np.asarray(source_height, float).ravel())
+    density = air_molar_density(met["surface_pressure"], met["air_temperature"])
+
+    parts = []
+    n_obs = len(obs_hour)
+    for start in tqdm(range(0, n_obs, CHUNK), desc="footprints", unit="chunk",
+                      disable=not progress, leave=False):
+        chunk = slice(start, min(start + CHUNK, n_obs))
+        size = chunk.stop - chunk.start
+        foot = np.empty((size, grid.size))
+        travel = np.empty((size, grid.size))
+        kernels.plume_footprints(
+            cell_x, cell_y, area, half_dx, half_dy, heights,
+            np.ascontiguousarray(receptor_x[chunk], float),
+            np.ascontiguousarray(receptor_y[chunk], float),
+            np.ascontiguousarray(receptor_z[chunk], float),
+            np.ascontiguousarray(met["eastward_wind"][chunk], float),
+            np.ascontiguousarray(met["northward_wind"][chunk], float),
+            np.ascontiguousarray(met["boundary_layer_height"][chunk], float),
+            np.ascontiguousarray(stability[chunk], np.int64),
+            np.ascontiguousarray(density[chunk], float),
+            settings.dispersion.code, settings.min_wind_speed_m_s,
+            settings.hours_back * 3600.0, NEAR_FIELD_FACTOR, settings.near_field_subcells,
+            foot, travel)
+        rows, cells = np.nonzero(foot)
+        parts.append(Footprints(np.asarray(obs_hour[chunk], np.int64), rows, cells,
+                                (travel[rows, cells] // 3600.0).astype(np.int64),
+                                foot[rows, cells], grid.size))
+    if not parts:
+        raise InputError("no observations to compute footprints for")
+    footprints = Footprints.concatenate(parts)
+    log.info("footprints: %d observations, %d non-zero cell-hours", n_obs, footprints.values.size)
+    return footprints
