@@ -1,0 +1,218 @@
+"""Footprints, the observation operator H and the tower-minus-background model."""
+
+import numpy as np
+import pytest
+
+from cityflux.grid import Grid
+from cityflux.inventory.gridded import block_mean
+from cityflux.observation_model import ObservationModel, difference_model
+from cityflux.state import StateLayout
+from cityflux.transport.footprints import (
+    Footprints,
+    SparseObservationOperator,
+    observation_operator,
+)
+
+
+def _fp(obs_hour, triplets, n_cells):
+    """Footprints from (row, cell, hours_back, value) tuples."""
+    rows, cells, back, values = (np.array(c) for c in zip(*triplets))
+    return Footprints(np.asarray(obs_hour, dtype=np.int64), rows.astype(np.int64),
+                      cells.astype(np.int64), back.astype(np.int64), values.astype(float),
+                      n_cells)
+
+
+def _random_fp(rng, n_obs, n_cells, n_hours, max_back, nnz):
+    return Footprints(rng.integers(0, n_hours, n_obs), rng.integers(0, n_obs, nnz),
+                      rng.integers(0, n_cells, nnz), rng.integers(0, max_back + 1, nnz),
+                      rng.uniform(0.0, 1.0, nnz), n_cells)
+
+
+def _dense_reference(fp, n_hours, step_hours):
+    """H built entry by entry from the definition."""
+    n_steps = n_hours // step_hours
+    H = np.zeros((fp.n_obs, n_steps * fp.n_cells))
+    for r, c, b, v in zip(fp.rows, fp.cells, fp.hours_back, fp.values):
+        hour = fp.obs_hour[r] - b
+        if 0 <= hour < n_hours:
+            H[r, (hour // step_hours) * fp.n_cells + c] += v
+    return H
+
+
+def test_hand_built_operator_places_values():
+    # 3 observations at hours 5, 10, 2; 4 cells; 12 hours in 4 steps of 3 h
+    fp = _fp([5, 10, 2], [
+        (0, 1, 0, 1.0),   # emitted hour 5 -> step 1 -> column 1*4+1 = 5
+        (0, 3, 4, 2.0),   # hour 1 -> step 0 -> column 3
+        (1, 2, 1, 3.0),   # hour 9 -> step 3 -> column 14
+        (1, 2, 2, 4.0),   # hour 8 -> step 2 -> column 10
+        (1, 0, 11, 9.0),  # hour -1 -> before the period: dropped
+        (2, 0, 2, 5.0),   # hour 0 -> step 0 -> column 0
+        (2, 0, 1, 6.0),   # hour 1 -> step 0, same column: summed with the above
+        (2, 3, 3, 7.0),   # hour -1 -> dropped
+    ], n_cells=4)
+    H = observation_operator(fp, n_hours=12, step_hours=3)
+    assert isinstance(H, SparseObservationOperator)
+    assert H.shape == (3, 16)
+    expected = np.zeros((3, 16))
+    expected[0, 5] = 1.0
+    expected[0, 3] = 2.0
+    expected[1, 14] = 3.0
+    expected[1, 10] = 4.0
+    expected[2, 0] = 11.0
+    np.testing.assert_array_equal(H.matrix.toarray(), expected)
+
+
+def test_hourly_operator_columns():
+    fp = _fp([5, 3], [(0, 2, 1, 1.5), (1, 0, 3, 2.5), (1, 1, 0, 0.5)], n_cells=3)
+    H = observation_operator(fp, n_hours=6, step_hours=1).matrix.toarray()
+    expected = np.zeros((2, 18))
+    expected[0, 4 * 3 + 2] = 1.5
+    expected[1, 0 * 3 + 0] = 2.5
+    expected[1, 3 * 3 + 1] = 0.5
+    np.testing.assert_array_equal(H, expected)
+
+
+def test_exact_duplicates_are_summed():
+    fp = _fp([4, 4], [(0, 1, 2, 0.25), (0, 1, 2, 0.5), (1, 1, 2, 1.0)], n_cells=2)
+    H = observation_operator(fp, n_hours=8, step_hours=2).matrix.toarray()
+    assert H[0, 1 * 2 + 1] == 0.75
+    assert H[1, 1 * 2 + 1] == 1.0
+    assert np.count_nonzero(H) == 2
+
+
+def test_random_operator_matches_reference():
+    rng = np.random.default_rng(0)
+    fp = _random_fp(rng, n_obs=20, n_cells=12, n_hours=24, max_back=10, nnz=600)
+    for step in (1, 3, 6, 24):
+        H = observation_operator(fp, 24, step).matrix.toarray()
+        np.testing.assert_allclose(H, _dense_reference(fp, 24, step), rtol=1e-14, atol=1e-15)
+    # some contributions fell before the period
+    emitted = fp.obs_hour[fp.rows] - fp.hours_back
+    assert (emitted < 0).any()
+    assert observation_operator(fp, 24, 1).matrix.sum() == pytest.approx(
+        fp.values[emitted >= 0].sum(), rel=1e-12)
+
+
+def _dot_test(op, rng, k=None):
+    n_obs, n_state = op.shape
+    x = rng.normal(size=n_state if k is None else (n_state, k))
+    y = rng.normal(size=n_obs if k is None else (n_obs, k))
+    lhs = np.sum(op.forward(x) * y)
+    rhs = np.sum(x * op.adjoint(y))
+    assert abs(lhs - rhs) <= 1e-10 * max(abs(lhs), abs(rhs))
+    assert abs(lhs) > 1e-6
+
+
+@pytest.mark.parametrize("step", [1, 4, 8])
+def test_adjoint_dot_product(step):
+    rng = np.random.default_rng(step)
+    fp = _random_fp(rng, n_obs=30, n_cells=25, n_hours=48, max_back=24, nnz=2000)
+    op = observation_operator(fp, 48, step)
+    for _ in range(3):
+        _dot_test(op, rng)
+    _dot_test(op, rng, k=5)
+    # and the adjoint is the transpose
+    np.testing.assert_array_equal(op.adjoint(np.eye(30)), op.matrix.T.toarray())
+
+
+def test_footprints_subset_and_concatenate_round_trip():
+    rng = np.random.default_rng(4)
+    fp = _random_fp(rng, n_obs=10, n_cells=6, n_hours=30, max_back=5, nnz=80)
+    mask = np.zeros(10, bool)
+    mask[[0, 3, 4, 8]] = True
+    a, b = fp.subset(mask), fp.subset(~mask)
+    assert a.n_obs == 4 and b.n_obs == 6
+    np.testing.assert_array_equal(a.obs_hour, fp.obs_hour[mask])
+    # the subset's integrated footprints are the selected rows of the original
+    dense = fp.time_integrated().toarray()
+    np.testing.assert_allclose(a.time_integrated().toarray(), dense[mask], rtol=1e-15)
+    np.testing.assert_allclose(b.time_integrated().toarray(), dense[~mask], rtol=1e-15)
+    # subsets keep hours back: their operators are the selected rows of the full one
+    full = observation_operator(fp, 30, 3).matrix.toarray()
+    np.testing.assert_allclose(observation_operator(a, 30, 3).matrix.toarray(), full[mask])
+    # concatenating the parts gives the original observations in the new order
+    joined = Footprints.concatenate([a, b])
+    order = np.r_[np.flatnonzero(mask), np.flatnonzero(~mask)]
+    assert joined.n_obs == 10 and joined.n_cells == 6
+    np.testing.assert_array_equal(joined.obs_hour, fp.obs_hour[order])
+    np.testing.assert_allclose(observation_operator(joined, 30, 3).matrix.toarray(), full[order])
+    # and concatenating three parts with a round trip of subset
+    parts = [fp.subset(np.arange(10) < 3), fp.subset((np.arange(10) >= 3) & (np.arange(10) < 7)),
+             fp.subset(np.arange(10) >= 7)]
+    again = Footprints.concatenate(parts)
+    np.testing.assert_array_equal(again.obs_hour, fp.obs_hour)
+    np.testing.assert_allclose(observation_operator(again, 30, 1).matrix.toarray(),
+                               observation_operator(fp, 30, 1).matrix.toarray())
+
+
+def test_time_integrated_sums_over_hours_back():
+    fp = _fp([10, 10], [(0, 1, 0, 1.0), (0, 1, 3, 2.0), (0, 2, 1, 0.5), (1, 0, 20, 4.0)],
+             n_cells=3)
+    integrated = fp.time_integrated().toarray()
+    np.testing.assert_array_equal(integrated, [[0.0, 3.0, 0.5], [4.0, 0.0, 0.0]])
+    # not truncated at the period start (unlike H)
+    assert observation_operator(fp, 12, 1).matrix.toarray()[1].sum() == 0.0
+
+
+# --------------------------------------------------------------------------- difference model
+
+
+@pytest.fixture
+def model_case():
+    rng = np.random.default_rng(9)
+    grid = Grid("EPSG:32650", 400000.0, 404000.0, 1000.0, 3480000.0, 3483000.0, 1000.0)
+    layout = StateLayout(grid, np.datetime64("2025-07-01T00", "ns"), n_steps=4, step_hours=6)
+    n_hours, n_cells = layout.n_hours, grid.size
+    tower = _random_fp(rng, n_obs=9, n_cells=n_cells, n_hours=n_hours, max_back=8, nnz=300)
+    background = _random_fp(rng, n_obs=4, n_cells=n_cells, n_hours=n_hours, max_back=8, nnz=120)
+    background_row = rng.integers(0, 4, 9)
+    return rng, layout, tower, background, background_row
+
+
+def test_difference_model_constant_prior_has_no_offset(model_case):
+    rng, layout, tower, background, row = model_case
+    step_values = rng.normal(5.0, 2.0, (layout.n_steps, *layout.grid.shape))
+    prior = np.repeat(step_values, layout.step_hours, axis=0)
+    model = difference_model(tower, background, row, layout, prior)
+    assert isinstance(model, ObservationModel)
+    np.testing.assert_allclose(model.offset, 0.0, atol=1e-12)
+    assert model.operator.shape == (9, layout.size)
+
+
+def test_difference_model_reproduces_hourly_prior(model_case):
+    rng, layout, tower, background, row = model_case
+    prior = rng.normal(3.0, 4.0, (layout.n_hours, *layout.grid.shape))
+    model = difference_model(tower, background, row, layout, prior)
+    H_tower = observation_operator(tower, layout.n_hours, 1).matrix.toarray()
+    H_background = observation_operator(background, layout.n_hours, 1).matrix.toarray()
+    expected = H_tower @ prior.ravel() - H_background[row] @ prior.ravel()
+    state = block_mean(prior, layout.step_hours).ravel()
+    simulated = model.simulate(state)
+    assert np.max(np.abs(model.offset)) > 1e-3  # the within-step shape matters here
+    np.testing.assert_allclose(simulated, expected, rtol=1e-10,
+                               atol=1e-10 * np.abs(expected).max())
+
+
+def test_difference_model_operator_is_tower_minus_background(model_case):
+    rng, layout, tower, background, row = model_case
+    prior = rng.normal(size=(layout.n_hours, *layout.grid.shape))
+    model = difference_model(tower, background, row, layout, prior)
+    step = layout.step_hours
+    expected = (_dense_reference(tower, layout.n_hours, step)
+                - _dense_reference(background, layout.n_hours, step)[row])
+    np.testing.assert_allclose(model.operator.matrix.toarray(), expected, rtol=1e-14,
+                               atol=1e-15)
+    for _ in range(3):
+        _dot_test(model.operator, rng)
+
+
+def test_observation_model_subset(model_case):
+    rng, layout, tower, background, row = model_case
+    prior = rng.normal(size=(layout.n_hours, *layout.grid.shape))
+    model = difference_model(tower, background, row, layout, prior)
+    rows = np.array([1, 4, 7])
+    part = model.subset(rows)
+    x = rng.normal(size=layout.size)
+    np.testing.assert_allclose(part.simulate(x), model.simulate(x)[rows], rtol=1e-14)
+    np.testing.assert_array_equal(part.offset, model.offset[rows])
