@@ -6,7 +6,7 @@ HASH   := $(shell cksum < pyproject.toml | cut -d' ' -f1)
 CORE   := $(VENV)/.core-$(HASH)
 DEV    := $(VENV)/.dev-$(HASH)
 
-.PHONY: demo test bench docs clean install
+.PHONY: demo test bench docs demo-data clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: $(DEV)
 
 bench: $(CORE)
 	$(BIN)/python benchmarks/run_all.py
+
+demo-data: $(CORE)
+	$(BIN)/python -m cityflux.synthetic.demo_city data-samples/demo-city
 
 docs: $(CORE)
 	$(BIN)/cityflux config-doc > docs/configuration.md

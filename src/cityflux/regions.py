@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import shapely
 from shapely.geometry import shape
-from shapely.ops import transform as transform_geometry
 
 from .errors import InputError
 from .grid import Grid
@@ -95,8 +94,8 @@ def read_regions(path: Path, grid: Grid) -> Regions:
 
 def cell_fractions(geometry_lonlat, grid: Grid) -> np.ndarray:
     """Fraction (0..1) of each grid cell's area inside a lon/lat polygon."""
-    geometry = transform_geometry(lambda lon, lat, z=None: grid.to_grid_crs(lon, lat),
-                                  geometry_lonlat)
+    geometry = shapely.transform(
+        geometry_lonlat, lambda lonlat: np.column_stack(grid.to_grid_crs(*lonlat.T)))
     xb, yb = grid.x_bounds, grid.y_bounds
     x0, y0 = np.meshgrid(xb[:, 0], yb[:, 0])
     x1, y1 = np.meshgrid(xb[:, 1], yb[:, 1])
