@@ -171,6 +171,8 @@ class OutputConfig:
     dir: Path = _key("output directory (replaced as a whole when the run succeeds)")
     plots: bool = _key("write figures into <dir>/plots", True)
     footprints: bool = _key("write footprints.nc (footprint of every observation)", True)
+    cache_dir: typing.Optional[Path] = _key("folder for cached footprints, keyed by everything "
+                                            "they depend on (null: no cache)", None)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -171,15 +171,14 @@ class Grid:
     def cell_area(self) -> np.ndarray:
         """Area of every cell on the ellipsoid, m², shape (ny, nx)."""
         if self.is_geographic:
-            # Exact for a sphere of the ellipsoid's authalic radius.
+            # Exact on the ellipsoid: area from the equator to latitude φ per radian of
+            # longitude is (b²/2) [sin φ / (1 − e² sin² φ) + artanh(e sin φ) / e].
             geod = self.pyproj_crs.get_geod()
-            e2 = geod.es
-            a = geod.a
-            authalic = a * np.sqrt((1 + (1 - e2) / (2 * np.sqrt(e2)) *
-                                    np.log((1 + np.sqrt(e2)) / (1 - np.sqrt(e2)))) / 2)
-            lat_b = np.radians(self.y_bounds)
-            band = np.sin(lat_b[:, 1]) - np.sin(lat_b[:, 0])
-            area = authalic ** 2 * np.radians(self.x_step) * band
+            e = np.sqrt(geod.es)
+            sin_lat = np.sin(np.radians(self.y_bounds))
+            band = 0.5 * geod.b ** 2 * (sin_lat / (1 - e ** 2 * sin_lat ** 2)
+                                        + np.arctanh(e * sin_lat) / e)
+            area = np.radians(self.x_step) * (band[:, 1] - band[:, 0])
             return np.repeat(area[:, None], self.nx, axis=1)
         factors = pyproj.Proj(self.pyproj_crs).get_factors(*self.lonlat)
         return self.x_step * self.y_step / factors.areal_scale

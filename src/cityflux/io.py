@@ -49,14 +49,14 @@ def write_netcdf(ds: xr.Dataset, path: Path, compress: bool = True) -> Path:
         for name, var in ds.data_vars.items():
             if var.dtype.kind == "f" and var.ndim >= 2:
                 encoding[name] = {"zlib": True, "complevel": 4}
-    with _temporary_beside(path) as tmp:
+    with temporary_beside(path) as tmp:
         ds.to_netcdf(tmp, encoding=encoding, format="NETCDF4")
     return path
 
 
 def write_json(data: dict, path: Path) -> Path:
     """Write ``data`` as indented JSON atomically."""
-    with _temporary_beside(Path(path)) as tmp:
+    with temporary_beside(Path(path)) as tmp:
         tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n",
                        encoding="utf-8")
     return Path(path)
@@ -83,7 +83,8 @@ def staged_directory(target: Path):
 
 
 @contextlib.contextmanager
-def _temporary_beside(path: Path):
+def temporary_beside(path: Path):
+    """A temporary path in the folder of ``path``, renamed to ``path`` on success."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)

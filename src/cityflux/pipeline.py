@@ -13,6 +13,7 @@ import pandas as pd
 
 from . import diagnostics as diag
 from . import io, plotting, products
+from .cache import ArtifactCache, cache_key
 from .config import RunConfig
 from .grid import Grid
 from .inventory.gridded import block_mean, read_hourly_flux
@@ -25,6 +26,8 @@ from .regions import Regions, read_regions
 from .solvers import InversionProblem, make_solver
 from .state import StateLayout, period_sum_matrix, region_totals_operator
 from .observation_model import difference_model
+from .transport import kernels
+from .transport.footprints import Footprints
 from .transport.plume import plume_footprints, stability_classes
 
 log = logging.getLogger(__name__)
@@ -89,11 +92,13 @@ def load_inputs(config: RunConfig) -> RunInputs:
     return RunInputs(config, grid, layout, regions, met, sites, table, prior_hourly, truth_hourly)
 
 
-def observation_footprints(inputs: RunInputs, progress: bool = False):
+def observation_footprints(inputs: RunInputs, progress: bool = False,
+                           cache: ArtifactCache = ArtifactCache(None)):
     """Footprints of every tower observation and of the background site at those hours.
 
     Returns ``(tower, background, background_row)``: ``background`` has one footprint per
     distinct observation hour and ``background_row`` maps each observation to its row.
+    Footprints are loaded from ``cache`` when everything they depend on is unchanged.
     """
     config, table, grid = inputs.config, inputs.table, inputs.grid
     background = background_site(inputs.sites, config.observations.background_site,
@@ -109,8 +114,12 @@ def observation_footprints(inputs: RunInputs, progress: bool = False):
     site_info = inputs.sites.set_index("site").loc[receptors.site]
     rx, ry = grid.to_metric(site_info.lon.to_numpy(), site_info.lat.to_numpy())
     obs_hour = ((times - inputs.layout.start) // np.timedelta64(1, "h")).astype(np.int64)
-    footprints = plume_footprints(grid, rx, ry, site_info.inlet_height_m.to_numpy(), obs_hour,
-                                  met, stability, config.transport, progress=progress)
+    heights = site_info.inlet_height_m.to_numpy()
+    key = cache_key(grid, rx, ry, heights, obs_hour, met, stability, config.transport,
+                    Path(kernels.__file__).read_bytes())
+    footprints = Footprints.from_arrays(cache.load_or_compute("footprints", key, lambda: (
+        plume_footprints(grid, rx, ry, heights, obs_hour, met, stability, config.transport,
+                         progress=progress).to_arrays())))
     is_tower = np.arange(len(receptors)) < len(table)
     return footprints.subset(is_tower), footprints.subset(~is_tower), background_row
 
@@ -122,7 +131,8 @@ def run(config: RunConfig, progress: bool = False) -> RunSummary:
         inputs = load_inputs(config)
     layout, table = inputs.layout, inputs.table
     with timer("footprints"):
-        footprints, background_fp, background_row = observation_footprints(inputs, progress)
+        footprints, background_fp, background_row = observation_footprints(
+            inputs, progress, ArtifactCache(config.output.cache_dir))
     with timer("operator"):
         model_all = difference_model(footprints, background_fp, background_row, layout,
                                      inputs.prior_hourly)
@@ -215,7 +225,7 @@ def _write_outputs(inputs, footprints, model_all, problem, result, obs_std, time
         P = period_sum_matrix(layout, len(names))
         truth_totals = dict(zip(names, (P @ (problem.aggregation @ truth_state)).tolist()))
         diagnostics["truth_period_totals"] = truth_totals
-        for i, name in enumerate(names):
+        for name in names:
             diagnostics["period_totals"][name]["truth"] = truth_totals[name]
 
     target = config.output.dir

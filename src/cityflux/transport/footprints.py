@@ -56,6 +56,17 @@ class Footprints:
         return Footprints(self.obs_hour[mask], new_index[self.rows[keep]], self.cells[keep],
                           self.hours_back[keep], self.values[keep], self.n_cells)
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The footprints as plain arrays (for caching)."""
+        return {"obs_hour": self.obs_hour, "rows": self.rows, "cells": self.cells,
+                "hours_back": self.hours_back, "values": self.values,
+                "n_cells": np.array(self.n_cells)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "Footprints":
+        return cls(arrays["obs_hour"], arrays["rows"], arrays["cells"], arrays["hours_back"],
+                   arrays["values"], int(arrays["n_cells"]))
+
     @classmethod
     def concatenate(cls, parts: list["Footprints"]) -> "Footprints":
         offsets = np.cumsum([0] + [p.n_obs for p in parts[:-1]])
