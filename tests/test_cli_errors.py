@@ -142,14 +142,6 @@ INPUT_CASES = {
     "regions_no_city": (regions_no_city, "city.geojson: feature 0 has type 'town'"),
 }
 
-# messages that span several lines (the exception text of a library is passed through)
-MULTILINE = {
-    "obs_ragged_row": "pandas' tokenizer message ends with a newline, so stderr gets a "
-                      "second, empty line",
-    "met_not_netcdf": "xarray's 'no backend' message has several lines (URLs) and is "
-                      "passed through whole",
-}
-
 CONFIG_CASES = {
     "misspelt_key": (["transport.hours_bak=12"],
                      "unknown key 'transport.hours_bak'; did you mean 'transport.hours_back'?"),
@@ -229,19 +221,12 @@ def test_invalid_yaml_exit_code(capsys, tmp_path):
     _check_error_output(code, out, err, 2, "broken.yaml: not valid YAML")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: load_config embeds str(yaml.YAMLError) in the ConfigError, which spans several "
-    "lines (problem mark with a caret), so the CLI prints a multi-line error instead of "
-    "one line"))
 def test_invalid_yaml_is_one_line(capsys, tmp_path):
     code, out, err = _cli(capsys, "validate", _invalid_yaml(tmp_path))
     assert code == 2
     assert len(err.splitlines()) == 1
 
 
-@pytest.mark.xfail(strict=True, raises=ZeroDivisionError, reason=(
-    "BUG: domain.x.step=0 passes the inclusive min=0.0 check and _check_consistency "
-    "divides by it; the ZeroDivisionError escapes the CLI as a traceback"))
 def test_zero_step_is_a_config_error(capsys, tmp_path):
     code, out, err = _cli(capsys, "validate", DEMO_CONFIG, "--set", "domain.x.step=0")
     _check_error_output(code, out, err, 2, "domain.x.step")
@@ -258,8 +243,7 @@ def test_input_errors(capsys, demo_copy, name):
 
 
 @pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="BUG: " + MULTILINE[n]))
-    if n in MULTILINE else n for n in sorted(INPUT_CASES)])
+    n for n in sorted(INPUT_CASES)])
 def test_input_errors_are_one_line(capsys, demo_copy, name):
     config, data = demo_copy
     INPUT_CASES[name][0](data)

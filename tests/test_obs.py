@@ -208,22 +208,17 @@ def test_read_records_errors(tmp_path, body, message):
 
 def test_read_records_row_number_without_comments(tmp_path):
     path = _csv(tmp_path, HEADER + "2025-07-01T00:00Z,A,420\n2025-07-01T01:00Z,A,abc\n")
-    with pytest.raises(InputError, match="row 3: co2_ppm 'abc'"):
+    with pytest.raises(InputError, match="line 3: co2_ppm 'abc'"):
         read_records(path, ["A"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: read_records/read_sites report 'row {index + 2}', which is the file line only "
-    "when there are no comment lines; pd.read_csv(comment='#') skips leading comment "
-    "lines (the demo observations.csv starts with one), so the row named is off by the "
-    "number of comment lines"))
 def test_read_records_row_number_is_the_file_line(tmp_path):
     path = _csv(tmp_path, "# synthetic\n" + HEADER +
                 "2025-07-01T00:00Z,A,420\n2025-07-01T01:00Z,A,abc\n")
     lines = path.read_text().splitlines()
     line = next(i for i, text in enumerate(lines, start=1) if "abc" in text)
     assert line == 4
-    with pytest.raises(InputError, match=f"row {line}: co2_ppm 'abc'"):
+    with pytest.raises(InputError, match=f"line {line}: co2_ppm 'abc'"):
         read_records(path, ["A"])
 
 
@@ -254,7 +249,7 @@ def test_read_sites_good(tmp_path):
      "missing column(s) ['inlet_height_m']; expected ['site', 'name', 'lat', 'lon', "
      "'inlet_height_m', 'role']"),
     (SITES_HEADER, "no sites"),
-    (SITES_HEADER + "A,a,north,117,10,tower\n", "row 2: lat 'north' is not a number"),
+    (SITES_HEADER + "A,a,north,117,10,tower\n", "line 2: lat 'north' is not a number"),
     (SITES_HEADER + "A,a,31,117,10,tower\nA,b,31,117,10,background\n",
      "duplicate site ids ['A']"),
     (SITES_HEADER + "A,a,31,117,10,tower\nB,b,31,117,10,upwind\n",
@@ -271,10 +266,6 @@ def test_read_sites_errors(tmp_path, body, message):
     assert str(info.value).startswith(f"{path}: ")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: read_sites (and read_records) call pd.read_csv(comment='#'), which cuts every "
-    "line at the first '#', so a valid site name such as 'Tower #2' truncates the row and "
-    "the file is rejected with \"row 2: lat np.float64(nan) is not a number\""))
 def test_read_sites_hash_in_name(tmp_path):
     sites = read_sites(_csv(tmp_path, SITES_HEADER + "A,Tower #2,31.5,117.0,60,tower\n",
                             "sites.csv"))

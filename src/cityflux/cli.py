@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     except CityfluxError as exc:
         if args.debug:
             raise
-        print(f"cityflux: error: {exc}", file=sys.stderr)
+        print(f"cityflux: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("cityflux: interrupted; no output was replaced", file=sys.stderr)
@@ -115,8 +115,11 @@ def summary_table(summary) -> str:
             row += f"{totals['truth']:>11.0f}"
         lines.append(row)
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in d["run_time_seconds"].items())
-    lines += ["", f"  run time: {stages}",
-              "  files: " + ", ".join(str(f) for f in summary.files if "/" not in str(f))]
+    top = [str(f) for f in summary.files if len(f.parts) == 1]
+    folders = sorted({f.parts[0] for f in summary.files if len(f.parts) > 1})
+    top += [f"{folder}/ ({sum(1 for f in summary.files if f.parts[0] == folder)} files)"
+            for folder in folders]
+    lines += ["", f"  run time: {stages}", "  files: " + ", ".join(top)]
     return "\n".join(lines)
 
 

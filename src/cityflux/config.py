@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, brief
 from .transport.stability import DispersionScheme, StabilityMethod
 
 
@@ -36,10 +36,10 @@ class SolverMethod(str, enum.Enum):
     ANALYTICAL = "analytical"
 
 
-def _key(help: str, default=dataclasses.MISSING, *, min=None, max=None, must_exist=False,
-         example=None):
-    """Declare a config key: its help text, default and checks."""
-    meta = {"help": help, "min": min, "max": max, "must_exist": must_exist, "example": example}
+def _key(help: str, default=dataclasses.MISSING, *, min=None, max=None, above=None,
+         must_exist=False):
+    """Declare a config key: its help text, default and checks (``above``: strictly greater)."""
+    meta = {"help": help, "min": min, "max": max, "above": above, "must_exist": must_exist}
     if default is dataclasses.MISSING:
         return field(metadata=meta)
     if isinstance(default, list):
@@ -53,7 +53,7 @@ class AxisConfig:
 
     start: float = _key("first cell edge, in grid CRS units (m, or degrees east/north)")
     stop: float = _key("last cell edge, in grid CRS units")
-    step: float = _key("cell size, in grid CRS units", min=0.0)
+    step: float = _key("cell size, in grid CRS units", above=0.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,7 +219,10 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> RunCo
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or brief(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
     for item in overrides:
@@ -315,10 +318,13 @@ def _convert(hint, value, dotted: str, meta, base: Path, source: str):
         value = hint(value)
         if value != value:  # NaN
             raise ConfigError(f"{source}: '{dotted}' must be a number, got NaN")
-        low, high = meta.get("min"), meta.get("max")
+        low, high, above = meta.get("min"), meta.get("max"), meta.get("above")
         if (low is not None and value < low) or (high is not None and value > high):
             raise ConfigError(f"{source}: '{dotted}' = {value} is out of range; expected "
                               f"{_range_text(low, high)}")
+        if above is not None and value <= above:
+            raise ConfigError(f"{source}: '{dotted}' = {value} is out of range; expected "
+                              f"> {above}")
         return value
     if hint is str:
         if not isinstance(value, str) or not value.strip():
@@ -438,7 +444,9 @@ def _default_text(f: dataclasses.Field) -> str:
 
 
 def _limits_text(meta) -> str:
-    low, high = meta.get("min"), meta.get("max")
+    low, high, above = meta.get("min"), meta.get("max"), meta.get("above")
+    if above is not None:
+        return f" (> {above})"
     if low is None and high is None:
         return ""
     return f" ({_range_text(low, high)})"

@@ -22,3 +22,10 @@ class InputError(CityfluxError):
     """An input file is missing, unreadable or inconsistent with the configuration."""
 
     exit_code = 3
+
+
+def brief(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, for one-line error reports."""
+    text = next((line.strip() for line in str(exc).splitlines() if line.strip()),
+                type(exc).__name__)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

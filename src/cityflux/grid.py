@@ -16,7 +16,7 @@ import numpy as np
 import pyproj
 import xarray as xr
 
-from .errors import ConfigError
+from .errors import ConfigError, brief
 
 WGS84 = pyproj.CRS.from_epsg(4326)
 
@@ -53,7 +53,7 @@ class Grid:
         try:
             crs = self.pyproj_crs
         except pyproj.exceptions.CRSError as exc:
-            raise ConfigError(f"domain.crs {self.crs!r} is not a valid CRS: {exc}") from None
+            raise ConfigError(f"domain.crs {self.crs!r} is not a valid CRS: {brief(exc)}") from None
         if not crs.is_geographic:
             unit = crs.axis_info[0].unit_name if crs.axis_info else "?"
             if unit not in ("metre", "meter"):

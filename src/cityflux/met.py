@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .errors import InputError
+from .errors import InputError, brief
 
 #: name in cityflux -> (standard name or variable name, units, required)
 MET_VARIABLES = {
@@ -56,7 +56,7 @@ def read_meteorology(path: Path) -> Meteorology:
     try:
         ds = xr.open_dataset(path)
     except Exception as exc:  # netCDF4 / xarray raise many types for bad files
-        raise InputError(f"{path}: cannot open as NetCDF: {exc}") from None
+        raise InputError(f"{path}: cannot open as NetCDF: {brief(exc)}") from None
     with ds:
         if "time" not in ds.coords:
             raise InputError(f"{path}: no 'time' coordinate")

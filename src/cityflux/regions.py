@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
-from .errors import InputError
+from .errors import InputError, brief
 from .grid import Grid
 
 
@@ -49,7 +49,7 @@ def read_regions(path: Path, grid: Grid) -> Regions:
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: cannot read GeoJSON: {exc}") from None
+        raise InputError(f"{path}: cannot read GeoJSON: {brief(exc)}") from None
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list) or not features:
         raise InputError(f"{path}: expected a GeoJSON FeatureCollection with features")
@@ -66,7 +66,8 @@ def read_regions(path: Path, grid: Grid) -> Regions:
         try:
             geometry = shape(feature["geometry"])
         except Exception as exc:  # shapely raises several types for bad geometry
-            raise InputError(f"{path}: feature {i} ({name}) has an invalid geometry: {exc}") from None
+            raise InputError(f"{path}: feature {i} ({name}) has an invalid geometry: "
+                             f"{brief(exc)}") from None
         if geometry.geom_type not in ("Polygon", "MultiPolygon") or not geometry.is_valid:
             raise InputError(f"{path}: feature {i} ({name}) must be a valid Polygon or "
                              f"MultiPolygon, got {geometry.geom_type}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..errors import InputError
+from ..errors import InputError, brief
 from ..grid import Grid
 from ..units import flux_factor
 
@@ -28,7 +28,7 @@ def read_hourly_flux(path: Path, grid: Grid, start, n_hours: int,
     try:
         ds = xr.open_dataset(path)
     except Exception as exc:
-        raise InputError(f"{path}: cannot open as NetCDF: {exc}") from None
+        raise InputError(f"{path}: cannot open as NetCDF: {brief(exc)}") from None
     with ds:
         if variable not in ds:
             raise InputError(f"{path}: no variable {variable!r} (found: {', '.join(ds.data_vars)})")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
+from .csvfile import read_table
 
 RECORD_COLUMNS = ("time", "site", "co2_ppm")
 
@@ -18,25 +19,22 @@ def read_records(path: Path, known_sites) -> pd.DataFrame:
     Returns a frame with columns ``time`` (datetime64), ``site`` and ``co2_ppm`` (float,
     NaN where missing), sorted by site and time.
     """
-    try:
-        records = pd.read_csv(path, comment="#", dtype={"site": str})
-    except Exception as exc:
-        raise InputError(f"{path}: cannot read CSV: {exc}") from None
+    records, line = read_table(path, dtype={"site": str})
     missing = [c for c in RECORD_COLUMNS if c not in records.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {missing}; expected {list(RECORD_COLUMNS)}")
     times = pd.to_datetime(records["time"], errors="coerce", utc=True)
     if times.isna().any():
         row = int(times.isna().to_numpy().nonzero()[0][0])
-        raise InputError(f"{path}: row {row + 2}: time {records['time'].iloc[row]!r} is not "
-                         "an ISO 8601 date and time")
+        raise InputError(f"{path}: line {line[row]}: time {str(records['time'].iloc[row])!r} "
+                         "is not an ISO 8601 date and time")
     records["time"] = times.dt.tz_localize(None).astype("datetime64[ns]")
     values = pd.to_numeric(records["co2_ppm"], errors="coerce")
     bad = values.isna() & records["co2_ppm"].notna()
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
-        raise InputError(f"{path}: row {row + 2}: co2_ppm {records['co2_ppm'].iloc[row]!r} "
-                         "is not a number")
+        raise InputError(f"{path}: line {line[row]}: co2_ppm "
+                         f"{str(records['co2_ppm'].iloc[row])!r} is not a number")
     records["co2_ppm"] = values.astype(float)
     finite = records["co2_ppm"].dropna()
     if ((finite < 100) | (finite > 2000)).any():

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
+from .csvfile import read_table
 
 SITE_COLUMNS = ("site", "name", "lat", "lon", "inlet_height_m", "role")
 ROLES = ("tower", "background")
@@ -15,10 +16,7 @@ ROLES = ("tower", "background")
 
 def read_sites(path: Path) -> pd.DataFrame:
     """Read the sites CSV (site,name,lat,lon,inlet_height_m,role) and validate it."""
-    try:
-        sites = pd.read_csv(path, comment="#", dtype={"site": str, "name": str, "role": str})
-    except Exception as exc:
-        raise InputError(f"{path}: cannot read CSV: {exc}") from None
+    sites, line = read_table(path, dtype={"site": str, "name": str, "role": str})
     missing = [c for c in SITE_COLUMNS if c not in sites.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {missing}; expected {list(SITE_COLUMNS)}")
@@ -28,8 +26,8 @@ def read_sites(path: Path) -> pd.DataFrame:
         values = pd.to_numeric(sites[column], errors="coerce")
         if values.isna().any():
             row = int(values.isna().to_numpy().nonzero()[0][0])
-            raise InputError(f"{path}: row {row + 2}: {column} {sites[column].iloc[row]!r} "
-                             "is not a number")
+            raise InputError(f"{path}: line {line[row]}: {column} "
+                             f"{str(sites[column].iloc[row])!r} is not a number")
         sites[column] = values.astype(float)
     if sites["site"].duplicated().any():
         raise InputError(f"{path}: duplicate site ids {sorted(sites.site[sites.site.duplicated()])}")
