@@ -15,5 +15,5 @@ DEMO_CONFIG = REPO / "configs" / "demo-city.yaml"
 def demo_run(tmp_path_factory):
     """RunSummary of the bundled demo, written under a session temporary folder."""
     out = tmp_path_factory.mktemp("demo") / "output"
-    config = load_config(DEMO_CONFIG, [f"output.dir={out}"])
+    config = load_config(DEMO_CONFIG, [f"output.dir={out}", "output.cache_dir=null"])
     return run(config)

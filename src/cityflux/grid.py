@@ -225,8 +225,11 @@ class Grid:
         return variables
 
     def grid_mapping_attrs(self) -> dict:
-        """Attributes that link a gridded variable to the CF grid mapping."""
-        return {} if self.is_geographic else {"grid_mapping": "crs", "coordinates": "lat lon"}
+        """Attributes that link a gridded variable to the CF grid mapping.
+
+        (xarray writes the ``coordinates`` attribute itself, listing lat and lon.)
+        """
+        return {} if self.is_geographic else {"grid_mapping": "crs"}
 
     def check_matches(self, data: xr.DataArray | xr.Dataset, where: str, tol: float = 1e-6) -> None:
         """Raise :class:`InputError` unless ``data`` is on this grid."""

@@ -49,6 +49,13 @@ def write_netcdf(ds: xr.Dataset, path: Path, compress: bool = True) -> Path:
         for name, var in ds.data_vars.items():
             if var.dtype.kind == "f" and var.ndim >= 2:
                 encoding[name] = {"zlib": True, "complevel": 4}
+    # CF: coordinate and bounds variables must not have a _FillValue (xarray adds NaN).
+    bounds = {var.attrs["bounds"] for var in ds.variables.values() if "bounds" in var.attrs}
+    for name in set(ds.coords) | bounds:
+        if name in ds.variables:
+            kept = {k: v for k, v in ds[name].encoding.items()
+                    if k in ("units", "calendar", "dtype")}
+            encoding[name] = {**encoding.get(name, {}), **kept, "_FillValue": None}
     with temporary_beside(path) as tmp:
         ds.to_netcdf(tmp, encoding=encoding, format="NETCDF4")
     return path
@@ -68,6 +75,7 @@ def staged_directory(target: Path):
     target = Path(target).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    os.chmod(staging, 0o777 & ~_UMASK)  # mkdtemp makes 0700; results are for sharing
     try:
         yield staging
     except BaseException:

@@ -93,7 +93,7 @@ def load_inputs(config: RunConfig) -> RunInputs:
 
 
 def observation_footprints(inputs: RunInputs, progress: bool = False,
-                           cache: ArtifactCache = ArtifactCache(None)):
+                           cache: ArtifactCache | None = None):
     """Footprints of every tower observation and of the background site at those hours.
 
     Returns ``(tower, background, background_row)``: ``background`` has one footprint per
@@ -117,6 +117,7 @@ def observation_footprints(inputs: RunInputs, progress: bool = False,
     heights = site_info.inlet_height_m.to_numpy()
     key = cache_key(grid, rx, ry, heights, obs_hour, met, stability, config.transport,
                     Path(kernels.__file__).read_bytes())
+    cache = cache or ArtifactCache(None)
     footprints = Footprints.from_arrays(cache.load_or_compute("footprints", key, lambda: (
         plume_footprints(grid, rx, ry, heights, obs_hour, met, stability, config.transport,
                          progress=progress).to_arrays())))
@@ -141,14 +142,15 @@ def run(config: RunConfig, progress: bool = False) -> RunSummary:
     with timer("prior"):
         x_b = prior_state(layout, inputs.prior_hourly)
         B = prior_covariance(layout, x_b, config.prior_error)
-        obs_settings = config.observations
-        R = observation_error_covariance(table[used], obs_settings.measurement_error_ppm,
-                                         obs_settings.model_data_mismatch_ppm,
-                                         obs_settings.background_error_ppm,
-                                         obs_settings.error_correlation_hours)
-        obs_std = np.full(len(table), np.sqrt(obs_settings.measurement_error_ppm ** 2 +
-                                              obs_settings.model_data_mismatch_ppm ** 2 +
-                                              obs_settings.background_error_ppm ** 2))
+        errors = config.observations
+
+        def error_covariance(rows):
+            return observation_error_covariance(
+                rows, errors.measurement_error_ppm, errors.model_data_mismatch_ppm,
+                errors.background_error_ppm, errors.error_correlation_hours)
+
+        R = error_covariance(table[used])
+        obs_std = np.sqrt(error_covariance(table).diagonal())
         W = region_totals_operator(layout, inputs.regions)
     with timer("solve"):
         difference = (table.observed - table.background).to_numpy() - model_all.offset
@@ -178,15 +180,61 @@ def _region_totals(inputs: RunInputs, result) -> dict:
     }
 
 
+def _truth_totals(inputs: RunInputs, problem) -> dict | None:
+    """Period totals (t) of the true flux per region, for synthetic cases with a truth."""
+    if inputs.truth_hourly is None:
+        return None
+    truth_state = block_mean(inputs.truth_hourly, inputs.layout.step_hours).ravel()
+    P = period_sum_matrix(inputs.layout, len(inputs.regions))
+    return dict(zip(inputs.regions.names, (P @ (problem.aggregation @ truth_state)).tolist()))
+
+
+def _run_diagnostics(inputs: RunInputs, result, totals: dict, truth: dict | None,
+                     residual_prior, residual_posterior, obs_std) -> dict:
+    """The content of diagnostics.json (without run times)."""
+    names = list(inputs.regions.names)
+    period_totals = {}
+    for i, name in enumerate(names):
+        period_totals[name] = {
+            "prior": float(totals["period_prior"][i]),
+            "prior_uncertainty": float(totals["period_prior_std"][i]),
+            "posterior": float(totals["period_posterior"][i]),
+            "posterior_uncertainty": float(totals["period_posterior_std"][i])}
+        if truth is not None:
+            period_totals[name]["truth"] = truth[name]
+    config = inputs.config
+    diagnostics = {
+        **result.diagnostics,
+        "solver": config.solver.method.value,
+        "period": {"start": config.period.start.isoformat(), "end": config.period.end.isoformat()},
+        "units": {"period_totals": "t CO2", "rates": "t h-1"},
+        "city_total_prior": period_totals["city"]["prior"],
+        "city_total_prior_uncertainty": period_totals["city"]["prior_uncertainty"],
+        "city_total_posterior": period_totals["city"]["posterior"],
+        "city_total_posterior_uncertainty": period_totals["city"]["posterior_uncertainty"],
+        "uncertainty_reduction": dict(zip(names, diag.uncertainty_reduction(
+            totals["period_prior_std"], totals["period_posterior_std"]).round(4).tolist())),
+        "period_totals": period_totals,
+        "sites": diag.site_statistics(inputs.table, residual_prior, residual_posterior, obs_std),
+    }
+    if truth is not None:
+        diagnostics["truth_period_totals"] = truth
+    return diagnostics
+
+
 def _write_outputs(inputs, footprints, model_all, problem, result, obs_std, timer):
     started = time.perf_counter()
     config, layout, table = inputs.config, inputs.layout, inputs.table
     totals = _region_totals(inputs, result)
+    truth = _truth_totals(inputs, problem)
     modelled_prior = table.background.to_numpy() + model_all.simulate(problem.prior_state)
     modelled_post = table.background.to_numpy() + model_all.simulate(result.posterior_state)
     observed = table.observed.to_numpy()
-    period = {"time_coverage_start": str(config.period.start.isoformat()),
-              "time_coverage_end": str(config.period.end.isoformat())}
+    diagnostics = _run_diagnostics(inputs, result, totals, truth, observed - modelled_prior,
+                                   observed - modelled_post, obs_std)
+
+    period = {"time_coverage_start": config.period.start.isoformat(),
+              "time_coverage_end": config.period.end.isoformat()}
     attrs = io.global_attributes(f"cityflux posterior CO2 fluxes: {config.name}",
                                  config.source_text,
                                  {**period, "solver": config.solver.method.value})
@@ -198,36 +246,6 @@ def _write_outputs(inputs, footprints, model_all, problem, result, obs_std, time
     obs_ds = products.observations_dataset(table, modelled_prior, modelled_post, obs_std,
                                            inputs.sites, obs_attrs)
 
-    names = list(inputs.regions.names)
-    city = names.index("city")
-    diagnostics = {
-        **result.diagnostics,
-        "solver": config.solver.method.value,
-        "period": period,
-        "units": {"period_totals": "t CO2", "rates": "t h-1"},
-        "city_total_prior": float(totals["period_prior"][city]),
-        "city_total_prior_uncertainty": float(totals["period_prior_std"][city]),
-        "city_total_posterior": float(totals["period_posterior"][city]),
-        "city_total_posterior_uncertainty": float(totals["period_posterior_std"][city]),
-        "uncertainty_reduction": dict(zip(names, diag.uncertainty_reduction(
-            totals["period_prior_std"], totals["period_posterior_std"]).round(4).tolist())),
-        "period_totals": {name: {"prior": float(totals["period_prior"][i]),
-                                 "prior_uncertainty": float(totals["period_prior_std"][i]),
-                                 "posterior": float(totals["period_posterior"][i]),
-                                 "posterior_uncertainty": float(totals["period_posterior_std"][i])}
-                          for i, name in enumerate(names)},
-        "sites": diag.site_statistics(table, observed - modelled_prior, observed - modelled_post,
-                                      obs_std),
-    }
-    truth_totals = None
-    if inputs.truth_hourly is not None:
-        truth_state = block_mean(inputs.truth_hourly, layout.step_hours).ravel()
-        P = period_sum_matrix(layout, len(names))
-        truth_totals = dict(zip(names, (P @ (problem.aggregation @ truth_state)).tolist()))
-        diagnostics["truth_period_totals"] = truth_totals
-        for name in names:
-            diagnostics["period_totals"][name]["truth"] = truth_totals[name]
-
     target = config.output.dir
     with io.staged_directory(target) as staging:
         io.write_netcdf(posterior_ds, staging / "posterior.nc")
@@ -237,7 +255,7 @@ def _write_outputs(inputs, footprints, model_all, problem, result, obs_std, time
                                                         obs_attrs), staging / "footprints.nc")
         if config.output.plots:
             plotting.plot_all(posterior_ds, obs_ds, inputs.sites, inputs.regions.geometries,
-                              staging / "plots", truth=truth_totals)
+                              staging / "plots", truth=truth)
         diagnostics["run_time_seconds"] = {
             **timer.seconds, "outputs": round(time.perf_counter() - started, 3)}
         io.write_json(diagnostics, staging / "diagnostics.json")

@@ -10,14 +10,17 @@ from .state import StateLayout
 from .units import FLUX_UNITS, FOOTPRINT_UNITS, MASS_UNITS, RATE_UNITS
 
 
-def _time_coords(layout: StateLayout) -> dict:
+def _time_coord(layout: StateLayout) -> dict:
+    return {"time": ("time", layout.step_starts,
+                     {"standard_name": "time", "long_name": "start of flux time step",
+                      "axis": "T", "bounds": "time_bnds"})}
+
+
+def _time_bounds(layout: StateLayout) -> dict:
     starts = layout.step_starts
-    bounds = np.stack([starts, starts + np.timedelta64(layout.step_hours, "h")], axis=1)
-    return {
-        "time": ("time", starts, {"standard_name": "time", "long_name": "start of flux time step",
-                                  "axis": "T", "bounds": "time_bnds"}),
-        "time_bnds": (("time", "nv"), bounds),
-    }
+    return {"time_bnds": (("time", "nv"),
+                          np.stack([starts, starts + np.timedelta64(layout.step_hours, "h")],
+                                   axis=1))}
 
 
 def posterior_dataset(layout: StateLayout, regions, prior, posterior, prior_std, posterior_std,
@@ -45,9 +48,11 @@ def posterior_dataset(layout: StateLayout, regions, prior, posterior, prior_std,
     def total(values, long_name, units, region_dims=("region", "time")):
         return (region_dims, np.asarray(values), {"long_name": long_name, "units": units})
 
-    coords = {**_time_coords(layout), **grid.coords(),
-              "region": ("region", np.array(regions.names, dtype=object),
-                         {"long_name": "region name"})}
+    # CF coordinate variables must be numeric, so the names are a label variable along
+    # `region` (select with ds.set_xindex("region_name").sel(region_name="city")).
+    coords = {**_time_coord(layout), **grid.coords(),
+              "region_name": ("region", np.array(regions.names, dtype=object),
+                              {"long_name": "region name"})}
     data = {
         "flux_prior": flux(prior, "prior CO2 surface flux"),
         "flux_posterior": flux(posterior, "posterior CO2 surface flux"),
@@ -76,6 +81,7 @@ def posterior_dataset(layout: StateLayout, regions, prior, posterior, prior_std,
                             {"long_name": "fraction of grid cell inside region", "units": "1",
                              **mapping}),
         **grid.data_vars(),
+        **_time_bounds(layout),
     }
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     return _encode_times(ds)

@@ -65,7 +65,9 @@ def plot_totals(
     _require(posterior, names, "posterior")
     out = _out_dir(out_dir)
     prior = posterior["period_total_prior"]
-    regions = _as_str(prior["region"].values) if "region" in prior.coords else [
+    labels = next((prior[name] for name in ("region_name", "region") if name in prior.coords),
+                  None)
+    regions = _as_str(labels.values) if labels is not None else [
         str(i) for i in range(prior.size)
     ]
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..units import air_molar_density
@@ -27,6 +26,15 @@ log = logging.getLogger(__name__)
 NEAR_FIELD_FACTOR = 3.0
 #: Receptors computed per kernel call (one progress-bar step).
 CHUNK = 64
+
+
+def _progress(chunks, show: bool):
+    """Chunks, with a terminal progress bar when ``show``."""
+    if not show:
+        return chunks
+    from tqdm import tqdm  # plain tqdm: the terminal one, no notebook widget needed
+
+    return tqdm(chunks, desc="footprints", unit="chunk", leave=False)
 
 
 def stability_classes(met: dict, times: np.ndarray, settings, lonlat: tuple[float, float],
@@ -76,8 +84,7 @@ def plume_footprints(grid, receptor_x, receptor_y, receptor_z, obs_hour, met: di
 
     parts = []
     n_obs = len(obs_hour)
-    for start in tqdm(range(0, n_obs, CHUNK), desc="footprints", unit="chunk",
-                      disable=not progress, leave=False):
+    for start in _progress(range(0, n_obs, CHUNK), progress):
         chunk = slice(start, min(start + CHUNK, n_obs))
         size = chunk.stop - chunk.start
         foot = np.empty((size, grid.size))
