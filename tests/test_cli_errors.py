@@ -8,7 +8,6 @@ import sys
 import typing
 from pathlib import Path
 
-import numpy as np
 import pytest
 import xarray as xr
 
@@ -311,6 +310,14 @@ def test_run_with_bad_input_leaves_output_untouched(capsys, demo_copy, existing_
 def test_debug_reraises_config_error(capsys):
     with pytest.raises(ConfigError, match="did you mean 'transport.hours_back'"):
         main(["--debug", "validate", str(DEMO_CONFIG), "--set", "transport.hours_bak=1"])
+
+
+def test_debug_also_accepted_after_the_command(capsys):
+    with pytest.raises(ConfigError, match="did you mean 'transport.hours_back'"):
+        main(["validate", str(DEMO_CONFIG), "--set", "transport.hours_bak=1", "--debug"])
+    # and without it, after or before, the error stays one line
+    assert main(["-v", "validate", str(DEMO_CONFIG), "--set", "transport.hours_bak=1"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
 def test_debug_reraises_input_error(demo_copy):

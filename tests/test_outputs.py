@@ -170,19 +170,11 @@ def posterior(demo_run):
         yield ds.load()
 
 
-def region_names(ds: xr.Dataset) -> list[str]:
-    """Names along the region dimension.
-
-    Read from the ``region`` variable when it holds strings (a coordinate variable, or a char
-    label variable ``region(region, nchar)``), else from the label variable along ``region``.
-    """
-    candidates = [ds["region"]] + [var for var in ds.variables.values()
-                                   if var.dims == ("region",)]
-    for var in candidates:
-        if var.dtype.kind in "USO":
-            return [name.decode() if isinstance(name, bytes) else str(name)
-                    for name in var.values]
-    raise AssertionError("posterior.nc: no variable holds the region names")
+def region_names(ds) -> list[str]:
+    """Names along the region dimension, from the label variable region_name(region)."""
+    assert "region" not in ds.variables, "a string coordinate variable 'region' is not CF"
+    assert ds["region_name"].dims == ("region",)
+    return [str(name) for name in ds["region_name"].values]
 
 
 def test_posterior_variables(posterior):

@@ -30,17 +30,26 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
                              "(value parsed as YAML; repeat for several keys)")
 
 
+def _add_global_options(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="show full tracebacks and debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log progress of each stage")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cityflux", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"cityflux {__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="show full tracebacks and debug logging")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress of each stage")
+    _add_global_options(parser, default=False)
+    # The same options after the command name (cityflux run CONFIG --debug); SUPPRESS keeps
+    # a subcommand from resetting what was given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(
-        "run", help="run an inversion and write its outputs",
+        "run", parents=[common], help="run an inversion and write its outputs",
         description="Run the inversion a config describes: footprints, prior, solver, then "
                     "posterior.nc, observations.nc, footprints.nc, diagnostics.json and "
                     "plots/ in output.dir. The output directory is replaced only when the "
@@ -49,12 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     validate = commands.add_parser(
-        "validate", help="check a config and its input files without running",
+        "validate", parents=[common], help="check a config and its input files without running",
         description="Parse the config, check every key, open and check every input file "
                     "and the observation selection. Exits 0 when the run would start.")
     _add_config_arguments(validate)
 
-    commands.add_parser("config-doc", help="print the configuration reference (Markdown)",
+    commands.add_parser("config-doc", parents=[common],
+                        help="print the configuration reference (Markdown)",
                         description="Print the reference of every config key, generated "
                                     "from the code (this is docs/configuration.md).")
     return parser
