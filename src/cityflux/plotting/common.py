@@ -18,53 +18,53 @@ from ..errors import InputError
 
 DPI = 120
 
-_FLUX_VARS = ("flux_prior", "flux_posterior")
-_SIGMA_VARS = ("flux_prior_uncertainty", "flux_posterior_uncertainty")
-_PRIOR_COLOR = "tab:blue"
-_POSTERIOR_COLOR = "tab:red"
-_HALO = [patheffects.withStroke(linewidth=2.5, foreground="white")]
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+FLUX_VARS = ("flux_prior", "flux_posterior")
+SIGMA_VARS = ("flux_prior_uncertainty", "flux_posterior_uncertainty")
+PRIOR_COLOR = "tab:blue"
+POSTERIOR_COLOR = "tab:red"
+HALO = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _new_figure(figsize: tuple[float, float]) -> Figure:
+def new_figure(figsize: tuple[float, float]) -> Figure:
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig: Figure, out_dir: Path, name: str) -> Path:
+def save(fig: Figure, out_dir: Path, name: str) -> Path:
     path = out_dir / name
     fig.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
     return path
 
 
-def _out_dir(out_dir: str | Path) -> Path:
+def ensure_dir(out_dir: str | Path) -> Path:
     path = Path(out_dir)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def _pretty_units(units: str | None) -> str:
+def pretty_units(units: str | None) -> str:
     """``"umol m-2 s-1"`` -> ``"µmol m⁻² s⁻¹"``; unknown strings pass through."""
     if not units:
         return ""
     text = re.sub(r"\bumol\b", "µmol", str(units))
     return re.sub(
-        r"(?<=[A-Za-z])(-?\d+)\b", lambda m: m.group(1).translate(_SUPERSCRIPT), text
+        r"(?<=[A-Za-z])(-?\d+)\b", lambda m: m.group(1).translate(SUPERSCRIPT), text
     )
 
 
-def _as_str(values: Any) -> list[str]:
+def as_str(values: Any) -> list[str]:
     out = []
     for v in np.asarray(values).ravel():
         out.append(v.decode() if isinstance(v, bytes) else str(v))
     return out
 
 
-def _require(ds: xr.Dataset, names: tuple[str, ...], what: str) -> None:
+def require(ds: xr.Dataset, names: tuple[str, ...], what: str) -> None:
     missing = [n for n in names if n not in ds.variables]
     if missing:
         raise InputError(
@@ -73,7 +73,7 @@ def _require(ds: xr.Dataset, names: tuple[str, ...], what: str) -> None:
         )
 
 
-def _fmt_time(value: Any) -> str:
+def fmt_time(value: Any) -> str:
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
@@ -83,7 +83,7 @@ def _fmt_time(value: Any) -> str:
     return ts.strftime("%Y-%m-%d %H:%M")
 
 
-def _period(ds: xr.Dataset) -> str:
+def period(ds: xr.Dataset) -> str:
     """Human-readable period of a dataset, from its attributes or its time axis."""
     start = ds.attrs.get("time_coverage_start")
     end = ds.attrs.get("time_coverage_end")
@@ -93,10 +93,10 @@ def _period(ds: xr.Dataset) -> str:
         end = times.max() if end is None else end
     if start is None and end is None:
         return ""
-    return f"{_fmt_time(start)} – {_fmt_time(end)} UTC"
+    return f"{fmt_time(start)} – {fmt_time(end)} UTC"
 
 
-def _lonlat_2d(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
+def lonlat_2d(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
     """2-D ``lat``/``lon`` (same dims) for projected (y, x) or geographic grids."""
     if "lat" not in ds.variables or "lon" not in ds.variables:
         raise InputError("posterior dataset has no 'lat'/'lon' coordinates to map")
@@ -110,7 +110,7 @@ def _lonlat_2d(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
     return lat, lon
 
 
-def _field(da: xr.DataArray, dims: tuple[str, ...]) -> np.ndarray:
+def field(da: xr.DataArray, dims: tuple[str, ...]) -> np.ndarray:
     """Mean over time (if present), as a masked 2-D array ordered like ``dims``."""
     if "time" in da.dims:
         da = da.mean("time")
@@ -118,13 +118,13 @@ def _field(da: xr.DataArray, dims: tuple[str, ...]) -> np.ndarray:
     return np.ma.masked_invalid(np.asarray(da.values, dtype=float))
 
 
-def _finite(*arrays: np.ndarray) -> np.ndarray:
+def finite(*arrays: np.ndarray) -> np.ndarray:
     vals = np.concatenate([np.ma.filled(np.ma.asarray(a, dtype=float), np.nan).ravel()
                            for a in arrays])
     return vals[np.isfinite(vals)]
 
 
-def _extend(vals: np.ndarray, vmin: float, vmax: float) -> str:
+def extend(vals: np.ndarray, vmin: float, vmax: float) -> str:
     if vals.size == 0:
         return "neither"
     lo, hi = vals.min() < vmin, vals.max() > vmax
@@ -133,7 +133,7 @@ def _extend(vals: np.ndarray, vmin: float, vmax: float) -> str:
     )
 
 
-def _to_geometry(geom: Any):
+def to_geometry(geom: Any):
     from shapely.geometry import shape
     from shapely.geometry.base import BaseGeometry
 

@@ -15,23 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..errors import InputError
-from .common import (
-    _FLUX_VARS,
-    _HALO,
-    _SIGMA_VARS,
-    _as_str,
-    _extend,
-    _field,
-    _finite,
-    _lonlat_2d,
-    _new_figure,
-    _out_dir,
-    _period,
-    _pretty_units,
-    _require,
-    _save,
-    _to_geometry,
-)
+from . import common
 
 
 class _MapContext:
@@ -40,7 +24,7 @@ class _MapContext:
     def __init__(self, ds: xr.Dataset, sites: pd.DataFrame | None, regions) -> None:
         import cartopy.crs as ccrs
 
-        lat, lon = _lonlat_2d(ds)
+        lat, lon = common.lonlat_2d(ds)
         self.dims = lat.dims
         self.lat = np.asarray(lat.values, dtype=float)
         self.lon = np.asarray(lon.values, dtype=float)
@@ -93,7 +77,7 @@ class _MapContext:
         df = sites.copy()
         if "site" not in df.columns:
             df["site"] = df.index.astype(str)
-        df["site"] = _as_str(df["site"].to_numpy())
+        df["site"] = common.as_str(df["site"].to_numpy())
         role = df["role"] if "role" in df.columns else pd.Series("tower", index=df.index)
         df["_background"] = role.astype(str).str.lower().str.strip().eq("background")
         df = df[np.isfinite(df["lat"].astype(float)) & np.isfinite(df["lon"].astype(float))]
@@ -106,7 +90,7 @@ class _MapContext:
     def _prepare_regions(self, regions) -> list[tuple[str, Any]]:
         if not regions:
             return []
-        return [(str(name), _to_geometry(geom)) for name, geom in regions.items()]
+        return [(str(name), common.to_geometry(geom)) for name, geom in regions.items()]
 
     # -- drawing
 
@@ -149,7 +133,7 @@ class _MapContext:
                         continue
                     ax.text(
                         px, py, name, fontsize=7, style="italic", color="0.15",
-                        ha="center", va="center", zorder=5, path_effects=_HALO,
+                        ha="center", va="center", zorder=5, path_effects=common.HALO,
                         clip_on=True,
                     )
         if self.sites is not None and len(self.sites):
@@ -172,7 +156,7 @@ class _MapContext:
                     ax.annotate(
                         row["site"], (row["_x"], row["_y"]), xytext=(5, 5),
                         textcoords="offset points", fontsize=8, fontweight="bold",
-                        zorder=7, path_effects=_HALO, annotation_clip=True,
+                        zorder=7, path_effects=common.HALO, annotation_clip=True,
                     )
         if handles:
             ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.85)
@@ -180,12 +164,12 @@ class _MapContext:
             ax.text(
                 0.99, 0.01, "outside map: " + ", ".join(self.sites_outside),
                 transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
-                path_effects=_HALO, zorder=8,
+                path_effects=common.HALO, zorder=8,
             )
 
 
 def _draw_map(ctx: _MapContext, field, title, cbar_label, out_dir, name, **mesh_kw):
-    fig = _new_figure(ctx.figsize)
+    fig = common.new_figure(ctx.figsize)
     ax = ctx.axes(fig)
     extend = mesh_kw.pop("extend", "neither")
     mesh = ctx.mesh(ax, field, **mesh_kw)
@@ -193,7 +177,7 @@ def _draw_map(ctx: _MapContext, field, title, cbar_label, out_dir, name, **mesh_
     ax.set_title(title, fontsize=10)
     cbar = fig.colorbar(mesh, ax=ax, shrink=0.85, pad=0.03, extend=extend)
     cbar.set_label(cbar_label)
-    return _save(fig, out_dir, name)
+    return common.save(fig, out_dir, name)
 
 
 def plot_flux_maps(
@@ -236,18 +220,18 @@ def plot_flux_maps(
     The map uses an azimuthal equidistant projection centred on the domain; no Natural
     Earth data are drawn, so nothing is downloaded.
     """
-    _require(posterior, _FLUX_VARS, "posterior")
-    out = _out_dir(out_dir)
+    common.require(posterior, common.FLUX_VARS, "posterior")
+    out = common.ensure_dir(out_dir)
     ctx = _MapContext(posterior, sites, regions)
-    units = _pretty_units(posterior["flux_prior"].attrs.get("units", "umol m-2 s-1"))
-    period = _period(posterior)
+    units = common.pretty_units(posterior["flux_prior"].attrs.get("units", "umol m-2 s-1"))
+    period = common.period(posterior)
     when = f"\nmean {period}" if period else ""
 
-    prior = _field(posterior["flux_prior"], ctx.dims)
-    post = _field(posterior["flux_posterior"], ctx.dims)
+    prior = common.field(posterior["flux_prior"], ctx.dims)
+    post = common.field(posterior["flux_posterior"], ctx.dims)
     paths: list[Path] = []
 
-    vals = _finite(prior, post)
+    vals = common.finite(prior, post)
     if vals.size:
         vmin, vmax = np.percentile(vals, [1.0, 99.0])
         if vmax <= vmin:
@@ -264,7 +248,7 @@ def plot_flux_maps(
             vmin = 0.0  # a non-negative field reads best from zero
         norm = mcolors.Normalize(vmin=vmin, vmax=vmax)
         cmap = "YlOrRd"
-    extend = _extend(vals, norm.vmin, norm.vmax)
+    extend = common.extend(vals, norm.vmin, norm.vmax)
     label = f"CO₂ flux [{units}]"
     for name, field, title in (
         ("map_prior.png", prior, "Prior CO₂ flux"),
@@ -276,7 +260,7 @@ def plot_flux_maps(
         )
 
     inc = post - prior
-    ivals = _finite(inc)
+    ivals = common.finite(inc)
     lim = float(np.percentile(np.abs(ivals), 99.0)) if ivals.size else 0.0
     if not lim > 0.0:
         lim = float(np.abs(ivals).max()) if ivals.size and np.abs(ivals).max() > 0 else 1.0
@@ -284,17 +268,17 @@ def plot_flux_maps(
         _draw_map(
             ctx, inc, "Flux increment (posterior − prior)" + when,
             f"Δ CO₂ flux [{units}]", out, "map_increment.png",
-            cmap="RdBu_r", vmin=-lim, vmax=lim, extend=_extend(ivals, -lim, lim),
+            cmap="RdBu_r", vmin=-lim, vmax=lim, extend=common.extend(ivals, -lim, lim),
         )
     )
 
-    if all(v in posterior.variables for v in _SIGMA_VARS):
-        s_prior = _field(posterior[_SIGMA_VARS[0]], ctx.dims)
-        s_post = _field(posterior[_SIGMA_VARS[1]], ctx.dims)
+    if all(v in posterior.variables for v in common.SIGMA_VARS):
+        s_prior = common.field(posterior[common.SIGMA_VARS[0]], ctx.dims)
+        s_post = common.field(posterior[common.SIGMA_VARS[1]], ctx.dims)
         with np.errstate(divide="ignore", invalid="ignore"):
             ur = 1.0 - s_post / np.ma.masked_less_equal(s_prior, 0.0)
         ur = np.ma.masked_invalid(ur)
-        uvals = _finite(ur)
+        uvals = common.finite(ur)
         umin = min(0.0, float(np.percentile(uvals, 1.0))) if uvals.size else 0.0
         paths.append(
             _draw_map(
@@ -302,7 +286,7 @@ def plot_flux_maps(
                 "Uncertainty reduction 1 − σ̄_post / σ̄_prior\n"
                 f"(σ averaged over time{', ' + period if period else ''})",
                 "uncertainty reduction [–]", out, "map_uncertainty_reduction.png",
-                cmap="viridis", vmin=umin, vmax=1.0, extend=_extend(uvals, umin, 1.0),
+                cmap="viridis", vmin=umin, vmax=1.0, extend=common.extend(uvals, umin, 1.0),
             )
         )
     else:

@@ -9,16 +9,7 @@ import numpy as np
 import xarray as xr
 from matplotlib import dates as mdates
 
-from .common import (
-    _POSTERIOR_COLOR,
-    _PRIOR_COLOR,
-    _as_str,
-    _new_figure,
-    _out_dir,
-    _period,
-    _require,
-    _save,
-)
+from . import common
 
 
 def _broken(t: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -67,10 +58,10 @@ def plot_timeseries(observations: xr.Dataset, out_dir: str | Path) -> list[Path]
     grey line; lines break across gaps much longer than the usual sampling interval.
     Each panel gives the prior and posterior RMSE over the used observations.
     """
-    _require(observations, ("site", "time", "observed"), "observations")
-    out = _out_dir(out_dir)
+    common.require(observations, ("site", "time", "observed"), "observations")
+    out = common.ensure_dir(out_dir)
     n = observations.sizes.get("obs", observations["observed"].size)
-    site = np.array(_as_str(observations["site"].values))
+    site = np.array(common.as_str(observations["site"].values))
     time = np.asarray(observations["time"].values).ravel().astype("datetime64[ns]")
 
     def var(name: str, default: float | None = None) -> np.ndarray | None:
@@ -87,10 +78,10 @@ def plot_timeseries(observations: xr.Dataset, out_dir: str | Path) -> list[Path]
     site_ids = list(dict.fromkeys(site.tolist()))  # order of first appearance
 
     nrow = max(len(site_ids), 1)
-    fig = _new_figure((10.0, 1.0 + 2.3 * nrow))
+    fig = common.new_figure((10.0, 1.0 + 2.3 * nrow))
     axes = fig.subplots(nrow, 1, sharex=True, squeeze=False)[:, 0]
     fig.set_layout_engine("constrained")
-    period = _period(observations)
+    period = common.period(observations)
     fig.suptitle("CO₂ mole fractions" + (f", {period}" if period else ""), fontsize=11)
 
     if not site_ids:
@@ -117,8 +108,8 @@ def plot_timeseries(observations: xr.Dataset, out_dir: str | Path) -> list[Path]
                     label="observed (used)", zorder=3)
         stats = [f"n used = {int(u.sum())}/{idx.size}"]
         for name, values, color, style in (
-            ("prior", prior, _PRIOR_COLOR, "--"),
-            ("posterior", post, _POSTERIOR_COLOR, "-"),
+            ("prior", prior, common.PRIOR_COLOR, "--"),
+            ("posterior", post, common.POSTERIOR_COLOR, "-"),
         ):
             if values is None:
                 continue
@@ -150,7 +141,7 @@ def plot_timeseries(observations: xr.Dataset, out_dir: str | Path) -> list[Path]
     axes[-1].xaxis.set_major_locator(locator)
     axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     axes[-1].set_xlabel("time (UTC)")
-    return [_save(fig, out, "timeseries.png")]
+    return [common.save(fig, out, "timeseries.png")]
 
 
 # --------------------------------------------------------------------------- totals

@@ -8,17 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .common import (
-    _POSTERIOR_COLOR,
-    _PRIOR_COLOR,
-    _as_str,
-    _new_figure,
-    _out_dir,
-    _period,
-    _pretty_units,
-    _require,
-    _save,
-)
+from . import common
 
 
 def _scaled_unit(units: str, peak: float) -> tuple[float, str]:
@@ -62,12 +52,12 @@ def plot_totals(
     change posterior/prior − 1 is printed above each region.
     """
     names = ("period_total_prior", "period_total_posterior")
-    _require(posterior, names, "posterior")
-    out = _out_dir(out_dir)
+    common.require(posterior, names, "posterior")
+    out = common.ensure_dir(out_dir)
     prior = posterior["period_total_prior"]
     labels = next((prior[name] for name in ("region_name", "region") if name in prior.coords),
                   None)
-    regions = _as_str(labels.values) if labels is not None else [
+    regions = common.as_str(labels.values) if labels is not None else [
         str(i) for i in range(prior.size)
     ]
 
@@ -88,19 +78,19 @@ def plot_totals(
     parts = [p, q] + [a for a in (sp, sq) if a is not None]
     peak = np.nanmax(np.abs(np.concatenate(parts))) if p.size else 0.0
     factor, unit = _scaled_unit(str(prior.attrs.get("units", "")), float(peak or 0.0))
-    unit = _pretty_units(unit)
+    unit = common.pretty_units(unit)
 
     nreg = max(len(regions), 1)
-    fig = _new_figure((max(5.5, 1.3 * nreg + 2.5), 4.6))
+    fig = common.new_figure((max(5.5, 1.3 * nreg + 2.5), 4.6))
     fig.set_layout_engine("constrained")
     ax = fig.add_subplot(1, 1, 1)
     x = np.arange(len(regions))
     w = 0.38
     err_kw = dict(ecolor="0.15", capsize=3, elinewidth=1.0)
     ax.bar(x - w / 2, p / factor, w, yerr=None if sp is None else sp / factor,
-           color=_PRIOR_COLOR, alpha=0.8, label="prior ± 1σ", error_kw=err_kw)
+           color=common.PRIOR_COLOR, alpha=0.8, label="prior ± 1σ", error_kw=err_kw)
     ax.bar(x + w / 2, q / factor, w, yerr=None if sq is None else sq / factor,
-           color=_POSTERIOR_COLOR, alpha=0.8, label="posterior ± 1σ", error_kw=err_kw)
+           color=common.POSTERIOR_COLOR, alpha=0.8, label="posterior ± 1σ", error_kw=err_kw)
     if tv is not None:
         ax.plot(x, tv / factor, linestyle="none", marker="D", markersize=7,
                 markerfacecolor="gold", markeredgecolor="black", label="truth", zorder=5)
@@ -124,10 +114,10 @@ def plot_totals(
     ax.set_ylabel(f"period total [{unit}]" if unit else "period total")
     ax.grid(True, axis="y", linewidth=0.4, alpha=0.5)
     ax.set_axisbelow(True)
-    period = _period(posterior)
+    period = common.period(posterior)
     ax.set_title("CO₂ totals per region" + (f"\n{period}" if period else ""), fontsize=10)
     ax.legend(fontsize=8, loc="upper right", framealpha=0.9)
-    return [_save(fig, out, "totals.png")]
+    return [common.save(fig, out, "totals.png")]
 
 
 # --------------------------------------------------------------------------- all
