@@ -49,6 +49,56 @@ class Grid:
         grid.validate()
         return grid
 
+    @classmethod
+    def from_centres(cls, crs, x_centres, y_centres, where: str) -> tuple["Grid", slice, slice]:
+        """The regular grid whose cell centres are the given 1-D coordinates.
+
+        Parameters
+        ----------
+        crs : str
+            CRS of the coordinates (as for :class:`Grid`).
+        x_centres, y_centres : array_like, 1-D
+            Cell centres along x and y (CRS units), ascending or descending, regularly spaced
+            (to 1e-6 of the step). At least two values each, to fix the step.
+        where : str
+            Names the data in error messages (file and variable).
+
+        Returns
+        -------
+        grid : Grid
+        y_slice, x_slice : slice
+            ``slice(None)`` or ``slice(None, None, -1)``: ``data[..., y_slice, x_slice]``
+            puts data along y and x in the grid's ascending order.
+        """
+        from .errors import InputError
+
+        bounds, slices = [], []
+        for name, centres in (("x", x_centres), ("y", y_centres)):
+            values = np.asarray(centres, dtype=float)
+            if values.ndim != 1 or values.size < 2:
+                raise InputError(f"{where}: {name} needs at least two cell centres in a 1-D "
+                                 f"coordinate to fix the grid step; found shape {values.shape}")
+            if not np.isfinite(values).all():
+                raise InputError(f"{where}: {name} coordinates contain missing or non-finite "
+                                 "values")
+            step = (values[-1] - values[0]) / (values.size - 1)
+            deviation = np.abs(np.diff(values) - step).max()
+            if step == 0 or deviation > 1e-6 * abs(step):
+                raise InputError(f"{where}: {name} cell centres are not regularly spaced: "
+                                 f"mean step {step:g}, largest deviation {deviation:g} "
+                                 f"(allowed 1e-6 of the step)")
+            step = abs(step)
+            low, high = min(values[0], values[-1]), max(values[0], values[-1])
+            bounds.append((low - step / 2, high + step / 2, step))
+            slices.append(slice(None) if values[-1] > values[0] else slice(None, None, -1))
+        (x0, x1, dx), (y0, y1, dy) = bounds
+        grid = cls(crs, float(x0), float(x1), float(dx), float(y0), float(y1), float(dy))
+        try:
+            grid.validate()
+        except ConfigError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        return grid, slices[1], slices[0]
+
     def validate(self) -> None:
         try:
             crs = self.pyproj_crs
