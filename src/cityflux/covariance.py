@@ -9,12 +9,23 @@ product of the factors' Cholesky factors.
 
 Correlations are exponential, ``exp(-|d| / L)``; the spatial part is separable,
 ``exp(-|dx| / L) exp(-|dy| / L)``, which keeps it a Kronecker product on a regular grid.
+
+A state made of blocks (gridded sector groups, point sources, offsets) has a block-diagonal
+B (:class:`BlockDiagonalCovariance`). A gridded block restricted to a mask of cells is the
+sub-matrix ``P B Pᵀ`` of a Kronecker covariance (:class:`SubsetCovariance`); its square root
+``P S`` is rectangular (it maps a full-grid white vector to the masked cells), which is all
+that sampling and control-variable transforms need.
+
+Every covariance has ``size``, ``sqrt_size`` (columns of its square root), ``diagonal()``,
+``apply(v)``, ``solve(v)``, ``sqrt_apply(w)`` (w of length ``sqrt_size``), ``scaled(f)``
+(the covariance f² C) and, for small sizes, ``dense()``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse.linalg
 
 #: Above this many elements a covariance refuses to form itself densely.
 DENSE_LIMIT = 5000
@@ -55,6 +66,13 @@ class DiagonalCovariance:
     def sqrt_apply(self, vectors):
         return _scale_rows(vectors, np.sqrt(self.variances))
 
+    @property
+    def sqrt_size(self) -> int:
+        return self.size
+
+    def scaled(self, factor: float) -> "DiagonalCovariance":
+        return DiagonalCovariance(self.variances * factor ** 2)
+
     def dense(self) -> np.ndarray:
         _check_dense(self.size)
         return np.diag(self.variances)
@@ -84,6 +102,13 @@ class KroneckerCovariance:
     @property
     def size(self) -> int:
         return self.std.size
+
+    @property
+    def sqrt_size(self) -> int:
+        return self.std.size
+
+    def scaled(self, factor: float) -> "KroneckerCovariance":
+        return KroneckerCovariance(self.std * abs(factor), self.factors)
 
     def diagonal(self) -> np.ndarray:
         """Variances: std² times the product of the factors' diagonals."""
@@ -147,6 +172,13 @@ class DenseCovariance:
     def size(self) -> int:
         return self.matrix.shape[0]
 
+    @property
+    def sqrt_size(self) -> int:
+        return self.size
+
+    def scaled(self, factor: float) -> "DenseCovariance":
+        return DenseCovariance(self.matrix * factor ** 2)
+
     def diagonal(self) -> np.ndarray:
         return np.diag(self.matrix).copy()
 
@@ -162,3 +194,111 @@ class DenseCovariance:
     def dense(self) -> np.ndarray:
         return self.matrix.copy()
 
+
+
+class SubsetCovariance:
+    """``P C Pᵀ``: the covariance ``C`` restricted to the elements ``index`` (a mask).
+
+    ``apply`` scatters into the parent's space, applies ``C`` and gathers. ``sqrt_apply``
+    maps a vector of the parent's ``sqrt_size`` (a white vector on the full grid) to the
+    subset: ``P S w`` with ``S Sᵀ = C``. ``solve`` factorises the dense sub-matrix for small
+    subsets and uses conjugate gradients beyond :data:`DENSE_LIMIT` elements.
+    """
+
+    def __init__(self, parent, index):
+        self.parent = parent
+        self.index = np.asarray(index, dtype=np.int64)
+        if self.index.ndim != 1 or self.index.size == 0:
+            raise ValueError("a subset covariance needs a non-empty 1-D index")
+        if np.any(np.diff(self.index) <= 0) or self.index[0] < 0 or self.index[-1] >= parent.size:
+            raise ValueError("subset index must be strictly increasing and inside the parent")
+        self._cholesky = None
+
+    @property
+    def size(self) -> int:
+        return self.index.size
+
+    @property
+    def sqrt_size(self) -> int:
+        return self.parent.sqrt_size
+
+    def scaled(self, factor: float) -> "SubsetCovariance":
+        return SubsetCovariance(self.parent.scaled(factor), self.index)
+
+    def diagonal(self) -> np.ndarray:
+        return self.parent.diagonal()[self.index]
+
+    def apply(self, vectors):
+        vectors = np.asarray(vectors, dtype=float)
+        full = np.zeros((self.parent.size, *vectors.shape[1:]))
+        full[self.index] = vectors
+        return self.parent.apply(full)[self.index]
+
+    def sqrt_apply(self, vectors):
+        return self.parent.sqrt_apply(vectors)[self.index]
+
+    def solve(self, vectors):
+        vectors = np.asarray(vectors, dtype=float)
+        if self.size <= DENSE_LIMIT:
+            if self._cholesky is None:
+                self._cholesky = scipy.linalg.cho_factor(self.dense(), lower=True)
+            return scipy.linalg.cho_solve(self._cholesky, vectors)
+        operator = scipy.sparse.linalg.LinearOperator((self.size, self.size), matvec=self.apply,
+                                                      dtype=float)
+        columns = vectors.reshape(self.size, -1)
+        out = np.empty_like(columns)
+        for j in range(columns.shape[1]):
+            out[:, j], info = scipy.sparse.linalg.cg(operator, columns[:, j], rtol=1e-10,
+                                                     maxiter=10 * self.size)
+            if info:
+                raise RuntimeError(f"subset covariance solve did not converge ({info})")
+        return out.reshape(vectors.shape)
+
+    def dense(self) -> np.ndarray:
+        _check_dense(self.size)
+        return self.apply(np.eye(self.size))
+
+
+class BlockDiagonalCovariance:
+    """``diag(C_1, ..., C_k)``: the covariance of a state made of independent blocks."""
+
+    def __init__(self, blocks):
+        self.blocks = list(blocks)
+        if not self.blocks:
+            raise ValueError("a block-diagonal covariance needs at least one block")
+        sizes = [block.size for block in self.blocks]
+        self._edges = np.concatenate([[0], np.cumsum(sizes)])
+        self._sqrt_edges = np.concatenate([[0], np.cumsum([b.sqrt_size for b in self.blocks])])
+
+    @property
+    def size(self) -> int:
+        return int(self._edges[-1])
+
+    @property
+    def sqrt_size(self) -> int:
+        return int(self._sqrt_edges[-1])
+
+    def scaled(self, factor: float) -> "BlockDiagonalCovariance":
+        return BlockDiagonalCovariance([block.scaled(factor) for block in self.blocks])
+
+    def diagonal(self) -> np.ndarray:
+        return np.concatenate([block.diagonal() for block in self.blocks])
+
+    def _map(self, method: str, vectors, edges_in):
+        vectors = np.asarray(vectors, dtype=float)
+        parts = [getattr(block, method)(vectors[a:b])
+                 for block, a, b in zip(self.blocks, edges_in[:-1], edges_in[1:])]
+        return np.concatenate(parts, axis=0)
+
+    def apply(self, vectors):
+        return self._map("apply", vectors, self._edges)
+
+    def solve(self, vectors):
+        return self._map("solve", vectors, self._edges)
+
+    def sqrt_apply(self, vectors):
+        return self._map("sqrt_apply", vectors, self._sqrt_edges)
+
+    def dense(self) -> np.ndarray:
+        _check_dense(self.size)
+        return scipy.linalg.block_diag(*[block.dense() for block in self.blocks])
