@@ -1,13 +1,12 @@
-"""Observation records, sites, selection and the observation error covariance R."""
+"""Observation records, sites and selection (R: tests/test_obs_errors.py)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cityflux.covariance import DenseCovariance, DiagonalCovariance
 from cityflux.errors import InputError
 from cityflux.obs.records import read_records
-from cityflux.obs.selection import observation_error_covariance, observation_table
+from cityflux.obs.selection import observation_table
 from cityflux.obs.sites import background_site, read_sites, tower_sites
 
 START = pd.Timestamp("2025-07-01T00:00")
@@ -44,7 +43,9 @@ def _table(records, towers, offset=8.0, hours=(12, 13)):
 
 def test_observation_table_rows_and_background(records, towers):
     table = _table(records, towers)
-    assert list(table.columns) == ["site", "time", "observed", "background", "used"]
+    assert list(table.columns) == ["site", "time", "observed", "background", "uncertainty_ppm",
+                                   "used"]
+    assert table.uncertainty_ppm.isna().all()  # the records have no uncertainty column
     hours = (table.time - START) / pd.Timedelta(hours=1)
     # only hours of the period
     assert hours.min() >= 0 and hours.max() <= 23
@@ -90,74 +91,6 @@ def test_observation_table_no_background(records, towers):
         _table(without, towers)
 
 
-# --------------------------------------------------------------------------- R
-
-
-@pytest.fixture
-def table():
-    times = START + pd.to_timedelta([0, 1, 2, 0, 1, 3, 5], unit="h")
-    return pd.DataFrame({"site": ["A", "A", "A", "B", "B", "B", "A"], "time": times,
-                         "observed": 420.0, "background": 410.0, "used": True})
-
-
-def test_r_diagonal(table):
-    R = observation_error_covariance(table, 0.2, 2.0, 0.0, 0.0)
-    assert isinstance(R, DiagonalCovariance)
-    np.testing.assert_allclose(R.diagonal(), 0.04 + 4.0, rtol=1e-12)
-
-
-def test_r_background_couples_sites_at_the_same_hour(table):
-    R = observation_error_covariance(table, 0.2, 2.0, 0.5, 0.0).dense()
-    np.testing.assert_allclose(np.diag(R), 0.04 + 4.0 + 0.25, rtol=1e-12)
-    times = table.time.to_numpy()
-    for i in range(len(table)):
-        for j in range(len(table)):
-            if i != j:
-                expected = 0.25 if times[i] == times[j] else 0.0
-                assert R[i, j] == pytest.approx(expected, abs=1e-15), (i, j)
-    assert R[0, 3] == 0.25 and R[1, 4] == 0.25  # A and B at 0 h and 1 h
-
-
-def test_r_mismatch_correlated_in_time_within_a_site(table):
-    tau = 3.0
-    R = observation_error_covariance(table, 0.2, 2.0, 0.0, tau).dense()
-    hours = np.array([0, 1, 2, 0, 1, 3, 5], float)
-    site = table.site.to_numpy()
-    for i in range(7):
-        for j in range(7):
-            expected = 4.0 * np.exp(-abs(hours[i] - hours[j]) / tau) * (site[i] == site[j])
-            expected += 0.04 * (i == j)
-            assert R[i, j] == pytest.approx(expected, rel=1e-12, abs=1e-15), (i, j)
-    assert R[0, 1] == pytest.approx(4.0 * np.exp(-1 / 3))
-    assert R[0, 3] == 0.0  # different sites, no background error
-
-
-def test_r_all_terms(table):
-    R = observation_error_covariance(table, 0.3, 1.5, 0.7, 2.0)
-    assert isinstance(R, DenseCovariance)
-    M = R.dense()
-    # different sites 1 h apart: only the background term, correlated in time
-    assert M[0, 4] == pytest.approx(0.49 * np.exp(-0.5), rel=1e-12)
-    # same site 2 h apart: mismatch and background
-    assert M[0, 2] == pytest.approx((2.25 + 0.49) * np.exp(-1.0), rel=1e-12)
-    np.testing.assert_array_equal(M, M.T)
-    assert np.linalg.eigvalsh(M).min() > 0
-
-
-@pytest.mark.parametrize("args", [(0.2, 2.0, 0.5, 0.0), (0.2, 2.0, 0.5, 12.0),
-                                  (0.0, 1.0, 1.0, 48.0), (1e-3, 0.0, 2.0, 6.0)])
-def test_r_symmetric_positive_definite(table, args):
-    M = observation_error_covariance(table, *args).dense()
-    np.testing.assert_array_equal(M, M.T)
-    assert np.linalg.eigvalsh(M).min() > 0
-    np.linalg.cholesky(M)
-
-
-def test_r_rejects_zero_errors(table):
-    with pytest.raises(InputError, match="both zero"):
-        observation_error_covariance(table, 0.0, 0.0, 0.5, 0.0)
-
-
 # --------------------------------------------------------------------------- read_records
 
 
@@ -177,7 +110,8 @@ def test_read_records_good(tmp_path):
                 "2025-07-01T09:00:00+08:00,A,425.0\n"
                 "2025-07-01T02:00:00Z,A,\n")
     records = read_records(path, ["A", "B", "C"])
-    assert list(records.columns) == ["time", "site", "co2_ppm"]
+    assert list(records.columns) == ["time", "site", "co2_ppm", "uncertainty_ppm"]
+    assert records.uncertainty_ppm.isna().all()
     assert list(records.site) == ["A", "A", "B", "B"]
     assert records.time.dtype == "datetime64[ns]"
     # +08:00 converted to UTC, sorted by site then time
@@ -189,14 +123,15 @@ def test_read_records_good(tmp_path):
 @pytest.mark.parametrize("body, message", [
     ("time,site,ppm\n2025-07-01T00:00Z,A,420\n", "missing column(s) ['co2_ppm']"),
     (HEADER + "2025-07-01T00:00Z,A,420\n2025-07-01T01:00Z,A,abc\n",
-     "co2_ppm 'abc' is not a number"),
-    (HEADER + "yesterday,A,420\n", "time 'yesterday' is not an ISO 8601"),
-    (HEADER + "2025-07-01T00:00Z,A,42.0\n", "outside 100-2000 ppm"),
+     "line 3: co2_ppm 'abc' is not a number"),
+    (HEADER + "yesterday,A,420\n", "line 2: time 'yesterday' is not an ISO 8601"),
+    (HEADER + "2025-07-01T00:00Z,A,42.0\n", "line 2: co2_ppm 42 is outside 100-2000 ppm"),
     (HEADER + "2025-07-01T00:00Z,Z,420\n2025-07-01T00:00Z,Y,420\n",
-     "site(s) ['Y', 'Z'] are not in the sites file"),
+     "site(s) ['Y', 'Z'] are not in the sites file (2 record(s), the first on line 2)"),
     (HEADER + "2025-07-01T00:00Z,A,420\n2025-07-01T00:00Z,A,421\n",
-     "duplicate record for site A at 2025-07-01 00:00:00"),
-    (HEADER + "2025-07-01T00:30Z,A,420\n", "times must be whole hours"),
+     "line 3: a second record for site A at 2025-07-01 00:00:00 (the first is on line 2)"),
+    (HEADER + "2025-07-01T00:30Z,A,420\n", ("line 2: time '2025-07-01T00:30Z' is not a whole "
+                                            "hour")),
 ])
 def test_read_records_errors(tmp_path, body, message):
     path = _csv(tmp_path, body)
@@ -240,22 +175,24 @@ def test_read_sites_good(tmp_path):
     assert list(sites.site) == ["A", "B", "K"]
     assert sites.lat.dtype == float and sites.inlet_height_m.iloc[1] == 100.0
     assert background_site(sites, None, "s.csv") == "K"
-    assert background_site(sites, "B", "s.csv") == "B"
+    assert background_site(sites, "K", "s.csv") == "K"
     assert list(tower_sites(sites).site) == ["A", "B"]
 
 
 @pytest.mark.parametrize("body, message", [
     ("site,name,lat,lon,role\nA,a,31,117,tower\n",
-     "missing column(s) ['inlet_height_m']; expected ['site', 'name', 'lat', 'lon', "
-     "'inlet_height_m', 'role']"),
+     ("missing column(s) ['inlet_height_m']; expected ['site', 'lat', 'lon', "
+      "'inlet_height_m', 'role']")),
     (SITES_HEADER, "no sites"),
     (SITES_HEADER + "A,a,north,117,10,tower\n", "line 2: lat 'north' is not a number"),
     (SITES_HEADER + "A,a,31,117,10,tower\nA,b,31,117,10,background\n",
-     "duplicate site ids ['A']"),
+     "line 3, column site: duplicate site id 'A' (also on line 2)"),
     (SITES_HEADER + "A,a,31,117,10,tower\nB,b,31,117,10,upwind\n",
-     "site 'B' has role 'upwind'; expected one of ('tower', 'background')"),
-    (SITES_HEADER + "A,a,95,117,10,tower\n", "lat must be in [-90, 90]"),
-    (SITES_HEADER + "A,a,31,117,-5,tower\n", "inlet_height_m must be >= 0"),
+     ("line 3: site 'B' has role 'upwind'; expected one of ('tower', 'background', "
+      "'other')")),
+    (SITES_HEADER + "A,a,95,117,10,tower\n", ("line 2: lat 95 is out of range; expected "
+                                              "between -90 and 90")),
+    (SITES_HEADER + "A,a,31,117,-5,tower\n", "line 2: inlet_height_m -5 is out of range"),
     (SITES_HEADER + "K,k,31,117,10,background\n", "no site with role 'tower'"),
 ])
 def test_read_sites_errors(tmp_path, body, message):
@@ -278,9 +215,9 @@ def test_background_site_errors(tmp_path):
                                          r"the sites file \(sites: A, B, K\)"):
         background_site(sites, "X", "s.csv")
     towers_only = sites[sites.role == "tower"]
-    with pytest.raises(InputError, match="found 0 sites of role 'background'; set "
-                                         "observations.background_site"):
+    with pytest.raises(InputError, match="s.csv: no site has role 'background'; the sites "
+                                         "file needs one"):
         background_site(towers_only, None, "s.csv")
     two = sites.assign(role=["tower", "background", "background"])
-    with pytest.raises(InputError, match="found 2 sites of role 'background'"):
+    with pytest.raises(InputError, match=r"found 2 sites of role 'background' \(B, K\)"):
         background_site(two, None, "s.csv")

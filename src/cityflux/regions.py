@@ -1,25 +1,33 @@
 """Regions of the domain (the city and its districts) as fractional cell masks.
 
-Regions are read from a GeoJSON file in longitude/latitude: exactly one feature with
-property ``type: city`` and any number with ``type: district``, each with a unique
-``name``. The mask of a region holds, for every cell, the fraction of the cell's area that
-lies inside the region (computed in the grid's own coordinates), so region totals conserve
-mass at the boundary. The region ``domain`` (every cell, fraction 1) always comes first,
-then ``city``, then the districts in file order.
+Regions are read from GeoJSON in longitude/latitude: either one file with exactly one
+feature of property ``type: city`` and any number of ``type: district``, each with a unique
+``name``; or a city-boundary file (the union of its features) and a districts file (one
+feature per district with a ``name``), as cities usually have them. The mask of a region
+holds, for every cell, the fraction of the cell's area that lies inside the region
+(computed in the grid's own coordinates), so region totals conserve mass at the boundary.
+The region ``domain`` (every cell, fraction 1) always comes first, then ``city``, then the
+districts in file order.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import shapely
-from shapely.geometry import shape
 
-from .errors import InputError, brief
+from .errors import InputError
+from .geojson import read_features, text_property
 from .grid import Grid
+
+log = logging.getLogger(__name__)
+
+POLYGONS = ("Polygon", "MultiPolygon")
+#: Below this fraction of its area inside the grid, a region is reported as cut off.
+COVERED = 0.99
 
 
 @dataclass(frozen=True)
@@ -44,59 +52,104 @@ class Regions:
         return len(self.names)
 
 
-def read_regions(path: Path, grid: Grid) -> Regions:
-    """Read a GeoJSON file of city and district outlines and rasterise it on ``grid``."""
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: cannot read GeoJSON: {brief(exc)}") from None
-    features = document.get("features") if isinstance(document, dict) else None
-    if not isinstance(features, list) or not features:
-        raise InputError(f"{path}: expected a GeoJSON FeatureCollection with features")
+@dataclass(frozen=True)
+class _Outline:
+    name: str
+    geometry: object
+    where: str  # file (and feature) for error messages
 
+
+def read_regions(path: Path, grid: Grid) -> Regions:
+    """Read a GeoJSON file of city and district outlines and rasterise it on ``grid``.
+
+    Exactly one feature has property ``type: city``; others have ``type: district``.
+    """
     city, districts = None, []
-    for i, feature in enumerate(features):
-        props = feature.get("properties") or {}
-        kind, name = props.get("type"), props.get("name")
+    for feature in read_features(path, POLYGONS):
+        kind = feature.properties.get("type")
         if kind not in ("city", "district"):
-            raise InputError(f"{path}: feature {i} has type {kind!r}; expected 'city' or "
-                             "'district' in its properties")
-        if not isinstance(name, str) or not name:
-            raise InputError(f"{path}: feature {i} has no 'name' property")
-        try:
-            geometry = shape(feature["geometry"])
-        except Exception as exc:  # shapely raises several types for bad geometry
-            raise InputError(f"{path}: feature {i} ({name}) has an invalid geometry: "
-                             f"{brief(exc)}") from None
-        if geometry.geom_type not in ("Polygon", "MultiPolygon") or not geometry.is_valid:
-            raise InputError(f"{path}: feature {i} ({name}) must be a valid Polygon or "
-                             f"MultiPolygon, got {geometry.geom_type}")
+            raise InputError(f"{feature.where(path)} has type {kind!r}; expected 'city' or "
+                             "'district' in its properties (or give domain.city_boundary and "
+                             "domain.districts as separate files)")
+        outline = _Outline(text_property(feature, "name", path), feature.geometry,
+                           feature.where(path))
         if kind == "city":
             if city is not None:
-                raise InputError(f"{path}: more than one feature of type 'city'")
-            city = geometry
+                raise InputError(f"{feature.where(path)}: more than one feature of type 'city' "
+                                 f"(the first is {city.where.rsplit(': ', 1)[-1]}); give the "
+                                 "city as one (Multi)Polygon")
+            city = outline
         else:
-            districts.append((name, geometry))
+            districts.append(outline)
     if city is None:
         raise InputError(f"{path}: no feature of type 'city'")
-    names = [name for name, _ in districts]
-    if len(set(names)) != len(names) or {"domain", "city"} & set(names):
-        raise InputError(f"{path}: district names must be unique and not 'domain' or 'city'")
+    return _rasterise(_Outline("city", city.geometry, city.where), districts, grid)
 
-    geometries = {"city": city, **dict(districts)}
+
+def read_city_and_districts(city_path: Path, districts_path: Path | None, grid: Grid) -> Regions:
+    """Regions from a city-boundary file (the union of its features is the city) and an
+    optional districts file (one feature per district, each with a ``name`` property)."""
+    city = shapely.union_all([f.geometry for f in read_features(city_path, POLYGONS)])
+    districts = []
+    if districts_path is not None:
+        for feature in read_features(districts_path, POLYGONS):
+            if feature.properties.get("type") == "city":
+                raise InputError(f"{feature.where(districts_path)} has type 'city'; a districts "
+                                 "file holds only districts (a file with city and district "
+                                 "features goes in domain.regions)")
+            districts.append(_Outline(text_property(feature, "name", districts_path),
+                                      feature.geometry, feature.where(districts_path)))
+    return _rasterise(_Outline("city", city, str(city_path)), districts, grid)
+
+
+def _rasterise(city: _Outline, districts: list[_Outline], grid: Grid) -> Regions:
+    first = {}
+    for district in districts:
+        if district.name in ("domain", "city"):
+            raise InputError(f"{district.where}: a district may not be called "
+                             f"{district.name!r}; the names 'domain' and 'city' are reserved")
+        if district.name in first:
+            raise InputError(f"{district.where}: district name {district.name!r} is already "
+                             f"used by {first[district.name]}; district names must be unique")
+        first[district.name] = district.where.rsplit(": ", 1)[-1]
     fractions = [np.ones(grid.shape)]
-    for name, geometry in geometries.items():
-        fraction = cell_fractions(geometry, grid)
+    for region in (city, *districts):
+        in_grid_crs = _to_grid_crs(region.geometry, grid)
+        fraction = _fractions(in_grid_crs, grid)
         if fraction.sum() == 0:
-            raise InputError(f"{path}: region {name!r} does not overlap the domain grid")
+            raise InputError(f"{region.where}: region {region.name!r} does not overlap the "
+                             "domain grid")
+        covered = fraction.sum() * grid.x_step * grid.y_step / in_grid_crs.area
+        if not covered >= COVERED:
+            log.warning("%s: %.0f %% of region %r lies outside the domain grid; its totals "
+                        "cover only the part inside", region.where, 100 * (1 - covered),
+                        region.name)
         fractions.append(fraction)
+    geometries = {"city": city.geometry, **{d.name: d.geometry for d in districts}}
     return Regions(("domain", *geometries), np.stack(fractions), geometries)
+
+
+def read_land_fraction(path: Path, grid: Grid) -> np.ndarray:
+    """Fraction of every cell covered by the land polygons of a GeoJSON file."""
+    land = shapely.union_all([f.geometry for f in read_features(path, POLYGONS)])
+    fraction = cell_fractions(land, grid)
+    if fraction.sum() == 0:
+        raise InputError(f"{path}: the land polygons do not overlap the domain grid")
+    return fraction
 
 
 def cell_fractions(geometry_lonlat, grid: Grid) -> np.ndarray:
     """Fraction (0..1) of each grid cell's area inside a lon/lat polygon."""
-    geometry = shapely.transform(
+    return _fractions(_to_grid_crs(geometry_lonlat, grid), grid)
+
+
+def _to_grid_crs(geometry_lonlat, grid: Grid):
+    return shapely.transform(
         geometry_lonlat, lambda lonlat: np.column_stack(grid.to_grid_crs(*lonlat.T)))
+
+
+def _fractions(geometry, grid: Grid) -> np.ndarray:
+    """Fraction of each cell inside a polygon given in the grid's CRS."""
     xb, yb = grid.x_bounds, grid.y_bounds
     x0, y0 = np.meshgrid(xb[:, 0], yb[:, 0])
     x1, y1 = np.meshgrid(xb[:, 1], yb[:, 1])
