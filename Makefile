@@ -34,6 +34,7 @@ bench: $(CORE)
 
 demo-data: $(CORE)
 	$(BIN)/python -m cityflux.synthetic.demo_city data-samples/demo-city
+	$(BIN)/python -m cityflux.synthetic.coastal_city data-samples/coastal-city
 
 docs: $(CORE)
 	$(BIN)/cityflux config-doc > docs/configuration.md

@@ -1,61 +1,70 @@
-"""Time the analytical solver and the Kronecker prior covariance at demo-city size.
+"""Time the stages of a demo inversion: set-up, error estimation, solve, source search.
 
     python benchmarks/bench_solver.py
 
-Prints seconds for: B applied to m columns, and a full analytical solve of the demo
-problem (n = 100,800 state elements) with its footprints, observation model and R.
+Prints seconds for each stage of one pass over the demo city (state of gridded fossil and
+biosphere blocks and the point-source block; footprints from the cache after a first,
+timed computation), and for the missing-source search over every land cell. Its last line
+is one JSON object.
 """
 
+import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from cityflux import pipeline
+from cityflux.cache import ArtifactCache
 from cityflux.config import load_config
-from cityflux.observation_model import difference_model
-from cityflux.obs.selection import observation_error_covariance
-from cityflux.prior import prior_covariance, prior_state
-from cityflux.solvers import AnalyticalSolver, InversionProblem
-from cityflux.state import region_totals_operator
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo-city.yaml"
 
 
+def timed(function, *args):
+    start = time.perf_counter()
+    value = function(*args)
+    return value, time.perf_counter() - start
+
+
 def main() -> None:
-    config = load_config(CONFIG)
-    inputs = pipeline.load_inputs(config)
-    start = time.perf_counter()
-    tower, background, row = pipeline.observation_footprints(inputs)
-    footprint_seconds = time.perf_counter() - start
-    used = np.flatnonzero(inputs.table.used.to_numpy())
-    model = difference_model(tower, background, row, inputs.layout,
-                             inputs.prior_hourly).subset(used)
-    x_b = prior_state(inputs.layout, inputs.prior_hourly)
-    B = prior_covariance(inputs.layout, x_b, config.prior_error)
-    obs = config.observations
-    R = observation_error_covariance(inputs.table.iloc[used], obs.measurement_error_ppm,
-                                     obs.model_data_mismatch_ppm, obs.background_error_ppm,
-                                     obs.error_correlation_hours)
-    W = region_totals_operator(inputs.layout, inputs.regions)
-    y = np.zeros(used.size)
-    columns = np.random.default_rng(0).standard_normal((B.size, used.size))
-
-    start = time.perf_counter()
-    B.apply(columns)
-    apply_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    AnalyticalSolver().solve(InversionProblem(x_b, B, model.operator, y, R, W))
-    solve_seconds = time.perf_counter() - start
-
-    print(f"cores: {os.cpu_count()}")
-    print(f"demo size: n_state = {B.size}, n_obs = {used.size}, "
-          f"footprint receptors = {tower.n_obs + background.n_obs}")
-    print(f"footprints (incl. numba load/compile): {footprint_seconds:.2f} s")
-    print(f"Kronecker B applied to {used.size} columns: {apply_seconds:.2f} s")
-    print(f"analytical solve (posterior mean, per-cell std, {W.shape[0]} aggregates): "
-          f"{solve_seconds:.2f} s")
+    with tempfile.TemporaryDirectory() as folder:
+        config = load_config(CONFIG, [f"output.dir={folder}/out",
+                                      f"output.cache_dir={folder}/cache"])
+        inputs = pipeline.load_inputs(config)
+        cache = ArtifactCache(config.output.cache_dir)
+        _, first_setup = timed(pipeline.set_up, inputs, inputs.inventory, cache)
+        inversion, setup = timed(pipeline.set_up, inputs, inputs.inventory, cache)
+        _, errors = timed(pipeline.estimate_errors, config, inversion)
+        _, solve = timed(pipeline.solve, config, inputs, inversion)
+        rng = np.random.default_rng(config.seed)
+        _, search_first = timed(pipeline.search_missing_sources, config, inputs, inversion,
+                                ArtifactCache(None), rng)
+        _, search = timed(pipeline.search_missing_sources, config, inputs, inversion, cache, rng)
+    figures = {
+        "cores": os.cpu_count(),
+        "n_state": int(inversion.layout.size),
+        "n_obs": int(inversion.innovation.size),
+        "setup_with_transport_seconds": round(first_setup, 3),
+        "setup_cached_seconds": round(setup, 3),
+        "error_estimation_seconds": round(errors, 3),
+        "solve_seconds": round(solve, 3),
+        "source_search_seconds": round(search_first, 3),
+        "source_search_candidates": int(inversion.search.z.size),
+        "source_search_cached_columns_seconds": round(search, 3),
+    }
+    print(f"cores: {figures['cores']}")
+    print(f"demo size: n_state = {figures['n_state']:,}, n_obs = {figures['n_obs']}")
+    print(f"set-up (transport for every receptor, stacks, H): {first_setup:.2f} s "
+          f"(from the cache: {setup:.2f} s)")
+    print(f"error estimation (H B Hᵀ per block, maximum likelihood twice): {errors:.2f} s")
+    print(f"analytical solve (mean, per-cell σ, region totals, net-flux σ): {solve:.2f} s")
+    print(f"missing-source search over {figures['source_search_candidates']:,} cells "
+          f"(plume columns + {config.missing_sources.simulations} null draws): "
+          f"{search_first:.2f} s (columns cached: {search:.2f} s)")
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script in sorted(HERE.glob("bench_*.py")):
+for script in sorted(HERE.glob("*.py")):
+    if script.name == Path(__file__).name:
+        continue
     print(f"=== {script.name}")
     sys.argv = [str(script)]
     runpy.run_path(str(script), run_name="__main__")

@@ -1,6 +1,7 @@
 """The artefact cache: keys follow the inputs, entries round-trip, damage is recomputed."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 
@@ -56,3 +57,43 @@ def test_damaged_entry_is_recomputed_and_disabled_cache_always_computes(tmp_path
         disabled.load_or_compute("fp", "b" * 64, lambda: calls.append(1) or {"x": np.zeros(1)})
     assert len(calls) == 2
     assert not any(tmp_path.glob("fp-b*"))
+
+
+def test_code_fingerprint_follows_every_transport_module(tmp_path):
+    """Cached footprints expire when any transport module (not only kernels.py), or the
+    met reader and units they read inputs with, changes."""
+    import shutil
+
+    from cityflux.transport import base
+
+    source = Path(base.__file__).parent
+    package = tmp_path / "cityflux" / "transport"
+    shutil.copytree(source, package, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("met.py", "units.py"):
+        shutil.copy(source.parent / name, package.parent / name)
+    first = base.code_fingerprint(package)
+    assert first == base.code_fingerprint(package)
+    for path in (package / "plume.py", package / "stacks.py", package.parent / "met.py"):
+        original = path.read_text()
+        path.write_text(original + "\n# a change\n")
+        assert base.code_fingerprint(package) != first, path.name
+        path.write_text(original)
+    assert base.code_fingerprint(package) == first
+
+
+def test_transport_model_selects_the_operator():
+    import numpy as np
+
+    from cityflux.config import TransportModel
+    from cityflux.grid import Grid
+    from cityflux.met import Meteorology
+    from cityflux.transport.base import make_transport
+    from cityflux.transport.plume import GaussianPlumeTransport
+
+    settings = TransportConfig()
+    assert settings.model is TransportModel.GAUSSIAN_PLUME
+    grid = Grid("EPSG:32650", 0.0, 2000.0, 1000.0, 0.0, 2000.0, 1000.0)
+    met = Meteorology(np.array(["2025-01-01T00"], dtype="datetime64[ns]"), {})
+    transport = make_transport(settings, grid, met, np.datetime64("2025-01-01T00"))
+    assert isinstance(transport, GaussianPlumeTransport)
+    assert transport.hours_back == settings.hours_back

@@ -104,23 +104,61 @@ def met_not_netcdf(data):
     (data / "meteorology.nc").write_text("this is not a NetCDF file\n")
 
 
-def prior_other_grid(data):
-    def change(ds):
-        shifted = ds.assign_coords(x=ds.x + 0.5 * float(ds.x[1] - ds.x[0]))
-        ds["flux"] = shifted["flux"]  # keep the variable, move the grid
-        ds.coords["x"] = shifted.x
-    _rewrite_netcdf(data / "prior_flux.nc", change)
-
-
-def prior_bad_units(data):
-    def change(ds):
-        ds["flux"].attrs["units"] = "ppm"
-    _rewrite_netcdf(data / "prior_flux.nc", change)
-
-
 def regions_no_city(data):
     path = data / "city.geojson"
     path.write_text(path.read_text().replace('"type": "city"', '"type": "town"'))
+
+
+def config_random_bytes(data):
+    (data.parent.parent / "configs" / "demo-city.yaml").write_bytes(bytes(range(256)))
+
+
+def biosphere_bad_units(data):
+    def change(ds):
+        ds["nee"].attrs["units"] = "ppm"
+    _rewrite_netcdf(data / "prior" / "biosphere.nc", change)
+
+
+def biosphere_irregular_grid(data):
+    def change(ds):
+        lon = ds.lon.values.copy()
+        lon[3] += 0.004
+        ds.coords["lon"] = lon
+    _rewrite_netcdf(data / "prior" / "biosphere.nc", change)
+
+
+def _edit_csv_cell(path, column, row, value):
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    fields = lines[row].split(",")
+    fields[header.index(column)] = value
+    lines[row] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def points_knots(data):
+    _edit_csv_cell(data / "prior" / "point_sources.csv", "emission_units", 1, "kt h")
+
+
+def points_negative_stack(data):
+    _edit_csv_cell(data / "prior" / "point_sources.csv", "stack_height_m", 2, "-20")
+
+
+def points_outside_domain(data):
+    _edit_csv_cell(data / "prior" / "point_sources.csv", "lon", 1, "118.5")
+
+
+def points_duplicate_name(data):
+    _edit_csv_cell(data / "prior" / "point_sources.csv", "name", 2, "plant_east")
+
+
+def roads_random_bytes(data):
+    (data / "prior" / "roads.geojson").write_bytes(bytes(range(256)) * 4)
+
+
+def areas_no_sector(data):
+    path = data / "prior" / "areas.geojson"
+    path.write_text(path.read_text().replace('"sector": "residential"', '"sektor": "residential"', 1))
 
 
 INPUT_CASES = {
@@ -132,13 +170,22 @@ INPUT_CASES = {
                                                "'co2_ppm']"),
     "obs_ragged_row": (obs_ragged_row, "observations.csv: cannot read CSV"),
     "sites_bad_role": (sites_bad_role, "has role 'upwind'; expected one of ('tower', "
-                                       "'background')"),
+                                       "'background', 'other')"),
     "met_wrong_units": (met_wrong_units, "meteorology.nc: blh has units 'km'; expected 'm'"),
     "met_not_netcdf": (met_not_netcdf, "meteorology.nc: cannot open as NetCDF"),
-    "prior_other_grid": (prior_other_grid, "prior_flux.nc: flux: x coordinates do not match "
-                                           "the domain grid"),
-    "prior_bad_units": (prior_bad_units, "flux units 'ppm' not understood"),
-    "regions_no_city": (regions_no_city, "city.geojson: feature 0 has type 'town'"),
+    "biosphere_bad_units": (biosphere_bad_units, "biosphere.nc: nee: units 'ppm'"),
+    "biosphere_irregular_grid": (biosphere_irregular_grid, "biosphere.nc: nee: coordinate lon "
+                                                           "is not regularly spaced"),
+    "points_knots": (points_knots, "point_sources.csv: line 2, column emission_units"),
+    "points_negative_stack": (points_negative_stack, "point_sources.csv: line 3, column "
+                                                     "stack_height_m: -20 is out of range"),
+    "points_outside_domain": (points_outside_domain, "point_sources.csv: line 2, columns "
+                                                     "lon/lat: source 'plant_east'"),
+    "points_duplicate_name": (points_duplicate_name, "point_sources.csv: line 3, column name: "
+                                                     "'plant_east' is already used on line 2"),
+    "roads_random_bytes": (roads_random_bytes, "roads.geojson: cannot read GeoJSON"),
+    "areas_no_sector": (areas_no_sector, "areas.geojson: feature 0"),
+    "regions_no_city": (regions_no_city, "has type 'town'; expected 'city' or 'district'"),
 }
 
 CONFIG_CASES = {
@@ -147,9 +194,17 @@ CONFIG_CASES = {
     "unknown_section": (["plotting.dpi=300"], "unknown key 'plotting'"),
     "wrong_type": (["transport.hours_back=abc"],
                    "'transport.hours_back' must be an integer, got 'abc'"),
-    "out_of_range": (["prior_error.relative=-0.5"],
-                     "'prior_error.relative' = -0.5 is out of range; expected between 0.0 and "
-                     "10.0"),
+    "out_of_range": (["state.point_sources.relative_error=-0.5"],
+                     "'state.point_sources.relative_error' = -0.5 is out of range; expected "
+                     "between 0.0 and 10.0"),
+    "huge_floor": (["state.point_sources.floor_kg_s=1e300"],
+                   "'state.point_sources.floor_kg_s' = 1e+300 is out of range"),
+    "step_larger_than_domain": (["domain.x.step=90000"],
+                                "'domain.x.step' (90000.0) is larger than the domain (60000.0)"),
+    "utc_offset_missing": (["domain.utc_offset_hours=null"],
+                           "'domain.utc_offset_hours' must be a number, got None"),
+    "block_step": (["state.point_sources.flux_time_step_hours=4"],
+                   "'state.point_sources.flux_time_step_hours' (4) must be a multiple of"),
     "bad_enum": (["transport.dispersion=briggs_urbn"], "did you mean 'briggs_urban'?"),
     "missing_file": (["inputs.sites=no_such_sites.csv"],
                      f"'inputs.sites': file {DEMO_CONFIG.parent / 'no_such_sites.csv'} not "
@@ -249,6 +304,21 @@ def test_input_errors_are_one_line(capsys, demo_copy, name):
     code, _, err = _cli(capsys, "validate", config)
     assert code == 3
     assert len(err.splitlines()) == 1
+
+
+def test_config_of_random_bytes_is_one_line(capsys, demo_copy):
+    config, data = demo_copy
+    config_random_bytes(data)
+    code, out, err = _cli(capsys, "validate", config)
+    _check_error_output(code, out, err, 2, "not a UTF-8 text file")
+    assert len(err.splitlines()) == 1
+
+
+def test_background_site_must_have_the_background_role(capsys):
+    code, out, err = _cli(capsys, "validate", DEMO_CONFIG,
+                          "--set", "observations.background_site=CTR")
+    _check_error_output(code, out, err, 3, "observations.background_site 'CTR' has role "
+                                           "'tower'; it must be a site of role 'background'")
 
 
 def test_input_error_messages_from_the_readers(demo_copy):
@@ -374,8 +444,13 @@ def _dotted_keys(cls, prefix=""):
     for f in dataclasses.fields(cls):
         if f.metadata.get("internal"):
             continue
-        if dataclasses.is_dataclass(hints[f.name]):
-            keys += _dotted_keys(hints[f.name], f"{prefix}{f.name}.")
+        hint = hints[f.name]
+        inner = [a for a in typing.get_args(hint) if a not in (type(None), Ellipsis)]
+        if dataclasses.is_dataclass(hint):
+            keys += _dotted_keys(hint, f"{prefix}{f.name}.")
+        elif len(inner) == 1 and dataclasses.is_dataclass(inner[0]):
+            suffix = "[]." if typing.get_origin(hint) is tuple else "."
+            keys += _dotted_keys(inner[0], f"{prefix}{f.name}{suffix}")
         else:
             keys.append(prefix + f.name)
     return keys
@@ -387,7 +462,8 @@ def test_config_doc_lists_every_key(capsys):
     keys = _dotted_keys(RunConfig)
     assert len(keys) > 35
     for key in ("transport.hours_back", "domain.x.step", "observations.local_hours",
-                "inputs.truth_flux", "output.dir", "name"):
+                "inputs.truth_flux", "output.dir", "name", "state.gridded[].error_scale",
+                "inventory.point_sources.file", "missing_sources.detect"):
         assert key in keys
     missing = [k for k in keys if f"`{k}`" not in out]
     assert missing == []

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from cityflux.config import (
+    Auto,
     RunConfig,
     SolverMethod,
     TransportModel,
@@ -20,13 +21,23 @@ DEMO_CONFIG = REPO / "configs" / "demo-city.yaml"
 DEMO_DATA = REPO / "data-samples" / "demo-city"
 
 
+PATH_KEYS = {"regions", "city_boundary", "districts", "land", "grid_file", "file", "proxy",
+             "profiles", "meteorology", "sites", "observations", "prior_flux", "truth_flux"}
+
+
+def _absolute(node, base):
+    """Every input path of a raw config made absolute (so the config can move)."""
+    if isinstance(node, dict):
+        return {k: (str((base / v).resolve()) if k in PATH_KEYS and isinstance(v, str)
+                    else _absolute(v, base)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_absolute(v, base) for v in node]
+    return node
+
+
 def _raw_demo(tmp_path):
     """The demo config as a dict, with absolute input paths and output in tmp_path."""
-    raw = yaml.safe_load(DEMO_CONFIG.read_text())
-    base = DEMO_CONFIG.parent
-    raw["domain"]["regions"] = str((base / raw["domain"]["regions"]).resolve())
-    for key, value in raw["inputs"].items():
-        raw["inputs"][key] = str((base / value).resolve())
+    raw = _absolute(yaml.safe_load(DEMO_CONFIG.read_text()), DEMO_CONFIG.parent)
     raw["output"]["dir"] = str(tmp_path / "out")
     return raw
 
@@ -79,9 +90,17 @@ def test_bundled_config_loads():
     assert config.transport.dispersion is DispersionScheme(raw["transport"]["dispersion"])
     assert config.transport.stability is StabilityMethod(raw["transport"]["stability"])
     assert config.transport.hours_back == raw["transport"]["hours_back"]
-    for key, value in raw["prior_error"].items():
-        assert getattr(config.prior_error, key) == value
-        assert isinstance(getattr(config.prior_error, key), float)
+    for i, block in enumerate(raw["state"]["gridded"]):
+        got = config.state.gridded[i]
+        assert got.name == block["name"] and got.sectors == tuple(block["sectors"])
+        for key in ("relative_error", "floor_umol_m2_s", "correlation_length_km",
+                    "correlation_time_hours"):
+            assert getattr(got, key) == block[key]
+            assert isinstance(getattr(got, key), float)
+        assert got.error_scale is Auto.AUTO
+    assert config.observations.model_data_mismatch_ppm is Auto.AUTO
+    assert config.inventory.point_sources.file == (DEMO_DATA / "prior" /
+                                                   "point_sources.csv").resolve()
     assert config.observations.local_hours == tuple(raw["observations"]["local_hours"])
     assert config.solver.method is SolverMethod(raw["solver"]["method"])
     assert config.output.plots is raw["output"]["plots"]
@@ -96,9 +115,9 @@ def test_paths_resolved_relative_to_config_file(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # the working directory must not matter
     config = load_config(DEMO_CONFIG)
     assert config.domain.regions == (DEMO_DATA / "city.geojson").resolve()
-    assert config.inputs.prior_flux == (DEMO_DATA / "prior_flux.nc").resolve()
+    assert config.inventory.line_sources[0].file == (DEMO_DATA / "prior" / "roads.geojson").resolve()
     assert config.inputs.observations == (DEMO_DATA / "observations.csv").resolve()
-    assert config.inputs.truth_flux == (DEMO_DATA / "truth_flux.nc").resolve()
+    assert config.truth.area_sources[0].proxy == (DEMO_DATA / "truth" / "population.nc").resolve()
     assert config.output.dir == (REPO / "output" / "demo-city").resolve()
     assert config.domain.regions.is_absolute()
 
@@ -129,13 +148,13 @@ def test_relative_config_path(monkeypatch, tmp_path):
 def test_overrides_apply_and_are_recorded(tmp_path):
     overrides = ["transport.hours_back=12", "observations.local_hours=[10, 11]",
                  f"output.dir={tmp_path / 'o'}", "observations.background_site=BKG",
-                 "prior_error.relative=0.8", "output.plots=false"]
+                 "state.point_sources.relative_error=0.8", "output.plots=false"]
     config = load_config(DEMO_CONFIG, overrides)
     assert config.transport.hours_back == 12
     assert config.observations.local_hours == (10, 11)
     assert config.output.dir == tmp_path / "o"
     assert config.observations.background_site == "BKG"
-    assert config.prior_error.relative == 0.8
+    assert config.state.point_sources.relative_error == 0.8
     assert config.output.plots is False
     original = DEMO_CONFIG.read_text(encoding="utf-8")
     assert config.source_text.startswith(original)
@@ -164,17 +183,19 @@ def test_minimal_config_gets_defaults(tmp_path):
     raw = _raw_demo(tmp_path)
     minimal = {"name": "m", "domain": raw["domain"], "period": {
         "start": "2025-07-01T00:00", "end": "2025-07-02T00:00"},
-        "inputs": {k: raw["inputs"][k] for k in ("prior_flux", "meteorology", "sites",
-                                                 "observations")},
+        "inputs": {k: raw["inputs"][k] for k in ("meteorology", "sites", "observations")},
+        "inventory": {"point_sources": raw["inventory"]["point_sources"]},
         "output": {"dir": "out"}}
-    del minimal["domain"]["utc_offset_hours"]
     config = load_config(_write(tmp_path, minimal))
     assert config.seed == 0
-    assert config.domain.utc_offset_hours == 0.0
+    assert config.domain.utc_offset_hours == raw["domain"]["utc_offset_hours"]
     assert config.period.flux_time_step_hours == 6
     assert config.inputs.truth_flux is None
     assert config.transport.hours_back == 24 and config.transport.source_height_m == 10.0
-    assert config.prior_error.relative == 0.5 and config.prior_error.floor_umol_m2_s == 0.5
+    assert config.state.gridded == () and config.state.offsets == ()
+    assert config.state.point_sources.relative_error == 0.3
+    assert config.observations.model_data_mismatch_ppm == 2.0
+    assert config.missing_sources.search is True and config.missing_sources.detect is False
     assert config.observations.local_hours == (12, 13, 14, 15, 16)
     assert config.observations.error_correlation_hours == 0.0
     assert config.output.dir == tmp_path / "out"
@@ -208,11 +229,12 @@ def test_misspelt_key_override():
 
 def test_misspelt_key_in_file(tmp_path):
     raw = _raw_demo(tmp_path)
-    raw["prior_error"]["corelation_length_km"] = raw["prior_error"].pop("correlation_length_km")
+    block = raw["state"]["gridded"][0]
+    block["corelation_length_km"] = block.pop("correlation_length_km")
     path = _write(tmp_path, raw)
     message = _error(path)
-    assert message.startswith(f"{path}: unknown key 'prior_error.corelation_length_km'")
-    assert "did you mean 'prior_error.correlation_length_km'?" in message
+    assert message.startswith(f"{path}: unknown key 'state.gridded[0].corelation_length_km'")
+    assert "did you mean 'state.gridded[0].correlation_length_km'?" in message
 
 
 def test_misspelt_section(tmp_path):
@@ -228,12 +250,16 @@ def test_unknown_top_level_section(tmp_path):
     message = _error(_write(tmp_path, raw))
     assert "unknown key 'plotting'" in message
     assert "did you mean" not in message
-    assert ("allowed here: name, seed, domain, period, inputs, transport, prior_error, "
-            "observations, solver, output") in message
+    assert ("allowed here: name, seed, domain, period, inputs, inventory, truth, transport, "
+            "state, observations, solver, missing_sources, output") in message
 
 
 @pytest.mark.parametrize("override, expected", [
-    ("prior_error.relative=high", "'prior_error.relative' must be a number, got 'high'"),
+    ("state.point_sources.relative_error=high",
+     "'state.point_sources.relative_error' must be a number, got 'high'"),
+    ("observations.model_data_mismatch_ppm=automatic",
+     "'observations.model_data_mismatch_ppm' must be a number (between 0.0 and 100.0) or "
+     "'auto', got 'automatic'"),
     ("transport.hours_back=12.5", "'transport.hours_back' must be an integer, got 12.5"),
     ("transport.hours_back='12'", "'transport.hours_back' must be an integer, got '12'"),
     ("seed=true", "'seed' must be an integer, got True"),
@@ -247,7 +273,8 @@ def test_unknown_top_level_section(tmp_path):
      "'observations.local_hours[1]' must be an integer, got 'noon'"),
     ("period.start=yesterday", "'period.start' = 'yesterday' is not an ISO 8601 date"),
     ("period.start=5", "'period.start' must be a date and time, got 5"),
-    ("prior_error.relative=.nan", "'prior_error.relative' must be a number, got NaN"),
+    ("missing_sources.release_height_m=.nan",
+     "'missing_sources.release_height_m' must be a number, got NaN"),
 ])
 def test_wrong_types(override, expected):
     message = _error(DEMO_CONFIG, [override])
@@ -256,15 +283,19 @@ def test_wrong_types(override, expected):
 
 
 @pytest.mark.parametrize("override, expected", [
-    ("prior_error.relative=-0.5",
-     "'prior_error.relative' = -0.5 is out of range; expected between 0.0 and 10.0"),
+    ("state.point_sources.relative_error=-0.5",
+     "'state.point_sources.relative_error' = -0.5 is out of range; expected between 0.0 and "
+     "10.0"),
+    ("state.point_sources.floor_kg_s=1e300",
+     "'state.point_sources.floor_kg_s' = 1e+300 is out of range; expected between 1e-06 and "
+     "100000.0"),
     ("transport.hours_back=0", "'transport.hours_back' = 0 is out of range; expected between "
                                "1 and 240"),
     ("domain.utc_offset_hours=15", "'domain.utc_offset_hours' = 15.0 is out of range; "
                                    "expected between -12.0 and 14.0"),
     ("observations.measurement_error_ppm=-1",
-     "'observations.measurement_error_ppm' = -1.0 is out of range; expected >= 0.0"),
-    ("seed=-3", "'seed' = -3 is out of range; expected >= 0"),
+     "'observations.measurement_error_ppm' = -1.0 is out of range; expected > 0.0"),
+    ("seed=-3", "'seed' = -3 is out of range; expected between 0 and"),
     ("domain.x.step=-1000", "'domain.x.step' = -1000.0 is out of range; expected > 0.0"),
 ])
 def test_out_of_range(override, expected):
@@ -295,6 +326,8 @@ def test_bad_enum_without_close_match():
     (("inputs", "sites"), "missing required key 'inputs.sites'"),
     (("output",), "missing required key 'output'"),
     (("period", "end"), "missing required key 'period.end'"),
+    (("domain", "utc_offset_hours"), "missing required key 'domain.utc_offset_hours' (local "
+                                     "time minus UTC"),
 ])
 def test_missing_required_key(tmp_path, path_to_delete, expected):
     raw = _raw_demo(tmp_path)
@@ -396,3 +429,20 @@ def test_local_hours_out_of_range(hours, index, value):
 def test_local_hours_boundaries_accepted():
     config = load_config(DEMO_CONFIG, ["observations.local_hours=[0, 23]"])
     assert config.observations.local_hours == (0, 23)
+
+
+def test_override_indexes_a_list_of_sections():
+    config = load_config(DEMO_CONFIG, ["state.gridded[1].correlation_length_km=25",
+                                       "state.gridded[0].error_scale=1.5"])
+    assert config.state.gridded[1].correlation_length_km == 25.0
+    assert config.state.gridded[0].error_scale == 1.5
+    assert config.state.gridded[0].correlation_length_km == 5.0   # the rest untouched
+    message = _error(DEMO_CONFIG, ["state.gridded[7].floor_umol_m2_s=1"])
+    assert "state.gridded[7] does not exist (the config lists 2 item(s) under 'gridded')" \
+        in message
+
+
+def test_exponent_numbers_without_a_dot_are_numbers():
+    """YAML 1.1 reads 1e-3 as text; a float key takes it as the number it means."""
+    config = load_config(DEMO_CONFIG, ["state.point_sources.floor_kg_s=1e-3"])
+    assert config.state.point_sources.floor_kg_s == 1e-3

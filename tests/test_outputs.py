@@ -134,17 +134,21 @@ def test_posterior_units_are_convertible(demo_run):
     from cf_units import Unit
 
     units = raw_units(demo_run.output_dir / "posterior.nc")
-    expected = {"flux_": "mol m-2 s-1", "total_": "kg s-1", "period_total_": "kg"}
+    expected = {"flux_": "mol m-2 s-1", "net_flux_": "mol m-2 s-1", "total_": "kg s-1",
+                "period_total_": "kg", "source_rate_": "kg s-1", "source_total_": "kg"}
     checked = {prefix: [] for prefix in expected}
     for name, text in units.items():
+        if name.endswith("_covariance"):
+            assert Unit(text).is_convertible(Unit("kg2")), (name, text)
+            continue
         for prefix, target in expected.items():
             if name.startswith(prefix):
                 assert Unit(text).is_convertible(Unit(target)), (
                     f"posterior.nc: {name} has units {text!r}, not convertible to {target!r}")
                 checked[prefix].append(name)
-    assert len(checked["flux_"]) == 4, checked
-    assert len(checked["total_"]) == 4, checked
-    assert len(checked["period_total_"]) == 4, checked
+    for prefix in ("flux_", "net_flux_", "total_", "period_total_", "source_rate_",
+                   "source_total_"):
+        assert len(checked[prefix]) == 4, (prefix, checked[prefix])
 
 
 def test_footprint_units(demo_run):
@@ -170,30 +174,59 @@ def posterior(demo_run):
         yield ds.load()
 
 
-def region_names(ds) -> list[str]:
-    """Names along the region dimension, from the label variable region_name(region)."""
-    assert "region" not in ds.variables, "a string coordinate variable 'region' is not CF"
-    assert ds["region_name"].dims == ("region",)
-    return [str(name) for name in ds["region_name"].values]
-
-
 def test_posterior_variables(posterior):
     ds = posterior
     for name in ("flux_prior", "flux_posterior", "flux_prior_uncertainty",
                  "flux_posterior_uncertainty"):
-        assert name in ds.data_vars, name
+        assert ds[name].dims == ("sector", "time", "y", "x"), (name, ds[name].dims)
+    for name in ("net_flux_prior", "net_flux_posterior", "net_flux_prior_uncertainty",
+                 "net_flux_posterior_uncertainty"):
         assert ds[name].dims == ("time", "y", "x"), (name, ds[name].dims)
     for name in ("total_prior", "total_posterior", "total_posterior_uncertainty",
                  "total_prior_uncertainty"):
-        assert name in ds.data_vars, name
-        assert ds[name].dims == ("region", "time"), (name, ds[name].dims)
+        assert ds[name].dims == ("sector_group", "region", "time"), (name, ds[name].dims)
     for name in ("period_total_prior", "period_total_posterior",
                  "period_total_prior_uncertainty", "period_total_posterior_uncertainty"):
-        assert name in ds.data_vars, name
-        assert ds[name].dims == ("region",), (name, ds[name].dims)
-    names = region_names(ds)
-    assert "domain" in names and "city" in names, names
+        assert ds[name].dims == ("sector_group", "region"), (name, ds[name].dims)
+    assert ds["period_total_posterior_covariance"].dims == ("sector_group", "region", "region_b")
+    assert list(map(str, ds["sector"].values)) == ["fossil", "biosphere"]
+    groups = list(map(str, ds["sector_group"].values))
+    assert groups == ["fossil", "biosphere", "point_sources", "fossil_total", "net"]
+    assert "domain" in ds["region"].values and "city" in ds["region"].values
     assert ds.sizes["time"] == 28 and ds.sizes["y"] == 60 and ds.sizes["x"] == 60
+    for name in ("source_lon", "source_lat", "stack_height", "source_total_prior",
+                 "source_total_posterior", "source_total_posterior_uncertainty"):
+        assert ds[name].dims == ("source",), name
+    assert {"plant_east", "plant_north", "plant_outside"} <= set(map(str, ds["source"].values))
+
+
+def test_region_coordinate_selects_by_name(posterior):
+    city = posterior["period_total_posterior"].sel(region="city", sector_group="net")
+    d = posterior["region"].values.tolist().index("city")
+    assert float(city) == float(posterior["period_total_posterior"].values[-1, d])
+
+
+def test_net_is_the_sum_of_the_blocks_and_covariances_add_up(posterior, demo_run):
+    """Region totals per block sum to the net total; the covariance between regions lets a
+    user sum regions exactly; the net σ includes cross-block covariances."""
+    ds = posterior
+    groups = list(map(str, ds["sector_group"].values))
+    blocks = [g for g in groups if g not in ("net", "fossil_total")]
+    total = ds["period_total_posterior"]
+    np.testing.assert_allclose(sum(total.sel(sector_group=g).values for g in blocks),
+                               total.sel(sector_group="net").values, rtol=1e-9)
+    cov = ds["period_total_posterior_covariance"].sel(sector_group="net").values
+    np.testing.assert_allclose(np.sqrt(np.diag(cov)),
+                               ds["period_total_posterior_uncertainty"].sel(sector_group="net"),
+                               rtol=1e-9)
+    names = list(map(str, ds["region"].values))
+    districts = [names.index(n) for n in names if n not in ("domain", "city")]
+    summed_sigma = np.sqrt(cov[np.ix_(districts, districts)].sum())
+    assert np.isfinite(summed_sigma) and summed_sigma > 0
+    sigma_blocks = np.sqrt(sum(ds["period_total_posterior_uncertainty"].sel(sector_group=g).values ** 2
+                               for g in blocks))
+    net_sigma = ds["period_total_posterior_uncertainty"].sel(sector_group="net").values
+    assert not np.allclose(net_sigma, sigma_blocks, rtol=1e-3)  # posterior blocks correlate
 
 
 def test_posterior_global_attributes(posterior):
@@ -211,7 +244,7 @@ def test_posterior_values_finite_and_uncertainty_reduced(posterior):
     for name, var in ds.data_vars.items():
         if var.dtype.kind == "f":
             assert np.isfinite(var.values).all(), f"{name} has non-finite values"
-    for kind in ("flux", "total", "period_total"):
+    for kind in ("flux", "net_flux", "total", "period_total", "source_total"):
         prior = ds[f"{kind}_prior_uncertainty"].values
         post = ds[f"{kind}_posterior_uncertainty"].values
         assert (prior >= 0).all() and (post >= 0).all(), kind
@@ -266,7 +299,15 @@ def test_diagnostics(demo_run):
     assert on_disk["city_total_posterior_uncertainty"] <= on_disk["city_total_prior_uncertainty"]
     stages = on_disk["run_time_seconds"]
     assert isinstance(stages, dict)
-    assert {"inputs", "footprints", "solve", "outputs"} <= set(stages), stages
+    assert {"inputs", "set-up", "error estimation", "solve", "source search",
+            "outputs"} <= set(stages), stages
+    for key in ("blocks", "point_sources", "error_estimation", "missing_sources", "sites"):
+        assert key in on_disk, key
+    assert {p["name"] for p in on_disk["point_sources"]} >= {"plant_east", "plant_north"}
+    parameters = on_disk["error_estimation"]["parameters"]
+    assert {"scale:fossil", "scale:biosphere", "model_data_mismatch_ppm:CTR"} <= set(parameters)
+    for entry in parameters.values():
+        assert {"value_used", "estimated", "maximum_likelihood", "interval_68"} <= set(entry)
     assert all(isinstance(v, (int, float)) and v >= 0 for v in stages.values()), stages
 
 

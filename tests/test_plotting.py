@@ -87,10 +87,10 @@ def make_projected_posterior(seed=0) -> xr.Dataset:
     u = {"units": "umol m-2 s-1"}
     dims = ("time", "y", "x")
     data = {
-        "flux_prior": (dims, prior, u),
-        "flux_posterior": (dims, post, u),
-        "flux_prior_uncertainty": (dims, s_prior, u),
-        "flux_posterior_uncertainty": (dims, s_post, u),
+        "net_flux_prior": (dims, prior, u),
+        "net_flux_posterior": (dims, post, u),
+        "net_flux_prior_uncertainty": (dims, s_prior, u),
+        "net_flux_posterior_uncertainty": (dims, s_post, u),
         **_totals(rng),
     }
     return xr.Dataset(
@@ -109,10 +109,10 @@ def make_geographic_posterior(seed=1) -> xr.Dataset:
     u = {"units": "umol m-2 s-1"}
     dims = ("time", "lat", "lon")
     data = {
-        "flux_prior": (dims, prior, u),
-        "flux_posterior": (dims, post, u),
-        "flux_prior_uncertainty": (dims, s_prior, u),
-        "flux_posterior_uncertainty": (dims, s_post, u),
+        "net_flux_prior": (dims, prior, u),
+        "net_flux_posterior": (dims, post, u),
+        "net_flux_prior_uncertainty": (dims, s_prior, u),
+        "net_flux_posterior_uncertainty": (dims, s_post, u),
         **_totals(rng),
     }
     return xr.Dataset(data, coords={"time": _times(), "lat": lat, "lon": lon,
@@ -200,7 +200,7 @@ def test_flux_maps_geographic_grid_with_overlays(tmp_path):
 
 def test_flux_maps_without_uncertainty_or_overlays_warns_and_skips(tmp_path):
     ds = make_geographic_posterior().drop_vars(
-        ["flux_prior_uncertainty", "flux_posterior_uncertainty"])
+        ["net_flux_prior_uncertainty", "net_flux_posterior_uncertainty"])
     with pytest.warns(UserWarning, match="uncertainty"):
         paths = plotting.plot_flux_maps(ds, None, None, tmp_path)
     assert [p.name for p in paths] == MAPS[:3]
@@ -211,8 +211,8 @@ def test_flux_maps_without_uncertainty_or_overlays_warns_and_skips(tmp_path):
 def test_flux_maps_missing_flux_is_input_error(tmp_path):
     from cityflux.errors import InputError
 
-    ds = make_projected_posterior().drop_vars("flux_posterior")
-    with pytest.raises(InputError, match="flux_posterior"):
+    ds = make_projected_posterior().drop_vars("net_flux_posterior")
+    with pytest.raises(InputError, match="net_flux_posterior"):
         plotting.plot_flux_maps(ds, None, None, tmp_path)
 
 

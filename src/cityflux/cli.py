@@ -17,6 +17,7 @@ cityflux: atmospheric CO2 inversion for cities.
 A run is described by one YAML file (see docs/configuration.md). Typical use:
 
   cityflux validate configs/demo-city.yaml      check a config and its input files
+  cityflux prior configs/demo-city.yaml         build the prior from its sources (prior.nc)
   cityflux run configs/demo-city.yaml           run the inversion, write outputs
   cityflux run CONFIG --set solver.method=analytical --set output.dir=out/test
 """
@@ -57,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_arguments(run)
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+    prior = commands.add_parser(
+        "prior", parents=[common], help="build the prior from the inventory sources and write "
+                                        "prior.nc",
+        description="Build the prior a config's 'inventory' section describes (point sources, "
+                    "roads, areas, gridded inventories, sector profiles) on the domain grid and "
+                    "write it hourly, for the period and the transport's hours back before it, "
+                    "as CF-NetCDF: gridded flux per sector and every stack source's emission. "
+                    "A run can then use it with inputs.prior_flux.")
+    _add_config_arguments(prior)
+    prior.add_argument("--out", default="prior.nc", metavar="PATH",
+                       help="file to write (default: prior.nc in the current folder)")
+
     validate = commands.add_parser(
         "validate", parents=[common], help="check a config and its input files without running",
         description="Parse the config, check every key, open and check every input file "
@@ -93,12 +106,19 @@ def _dispatch(args) -> int:
         sys.stdout.write(config_reference())
         return 0
     config = load_config(args.config, args.overrides)
+    if args.command == "prior":
+        from .prior import write_prior
+
+        path, summary = write_prior(config, args.out)
+        print(f"prior written to {path}: {summary}")
+        return 0
     if args.command == "validate":
         from .pipeline import load_inputs
 
         inputs = load_inputs(config)
         print(f"{args.config}: OK — grid {inputs.grid.ny}×{inputs.grid.nx}, "
-              f"{inputs.layout.n_steps} flux time steps of {inputs.layout.step_hours} h, "
+              f"{inputs.n_hours} hours, prior sectors: {', '.join(inputs.inventory.sectors)}, "
+              f"{len(inputs.inventory.points)} stack source(s), "
               f"{int(inputs.table.used.sum())} of {len(inputs.table)} tower observations "
               f"selected, regions: {', '.join(inputs.regions.names)}")
         return 0
@@ -109,21 +129,94 @@ def _dispatch(args) -> int:
     return 0
 
 
+def _table(header: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
+    """Rows of text cells aligned in columns (first column left, others right)."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells):
+        parts = [f"{cells[0]:<{widths[0]}}"] + [f"{c:>{w}}" for c, w in zip(cells[1:], widths[1:])]
+        return indent + "   ".join(parts).rstrip()
+
+    return [line(header), *(line(r) for r in rows)]
+
+
+def _amount(value: float, std: float | None = None) -> str:
+    text = f"{value:,.0f}"
+    return text if std is None else f"{text} ± {std:,.0f}"
+
+
 def summary_table(summary) -> str:
     """The human summary printed at the end of a run."""
     d = summary.diagnostics
+    has_truth = "truth_period_totals" in d
+    errors = d.get("error_estimation", {})
+    chi2_se = errors.get("reduced_chi2_standard_error")
     lines = [f"cityflux run finished: outputs in {summary.output_dir}", "",
-             f"  observations used  {d['n_obs']:>10d}      state elements  {d['n_state']:>10d}",
-             f"  chi2 / n_obs       {d['reduced_chi2']:>10.2f}      DOFS            {d['dofs']:>10.1f}",
-             "", f"  {'region':<14}{'prior (t CO2)':>22}{'posterior (t CO2)':>24}"
-             f"{'unc. red.':>11}" + (f"{'truth':>11}" if "truth_period_totals" in d else "")]
-    for name, totals in d["period_totals"].items():
-        row = (f"  {name:<14}{totals['prior']:>12.0f} ± {totals['prior_uncertainty']:<7.0f}"
-               f"{totals['posterior']:>14.0f} ± {totals['posterior_uncertainty']:<7.0f}"
-               f"{d['uncertainty_reduction'][name]:>10.0%}")
-        if "truth" in totals:
-            row += f"{totals['truth']:>11.0f}"
-        lines.append(row)
+             f"  observations used {d['n_obs']:,}   state elements {d['n_state']:,}   "
+             f"chi2/n_obs {d['reduced_chi2']:.2f}"
+             + (f" (expected 1 ± {chi2_se:.2f})" if chi2_se else "")
+             + f"   DOFS {d['dofs']:.1f}", ""]
+
+    def totals_rows(entries, reduction):
+        rows = []
+        for name, t in entries.items():
+            gain = reduction.get(name, 0.0)
+            row = [name, _amount(t["prior"], t["prior_uncertainty"]),
+                   _amount(t["posterior"], t["posterior_uncertainty"]),
+                   f"{gain:.0%}" if gain >= 0 else "–"]
+            rows.append(row + ([_amount(t["truth"])] if has_truth else []))
+        return rows
+
+    header = ["region", "prior", "posterior", "unc. red."] + (["truth"] if has_truth else [])
+    lines.append("  Net CO2 flux over the period, t CO2 (± 1σ; biosphere included)")
+    lines += _table(header, totals_rows(d["period_totals"]["net"],
+                                        d["uncertainty_reduction"]["net"]))
+    groups = [g for g in d["period_totals"] if g != "net"]
+    if groups:
+        lines += ["", "  City totals by sector group, t CO2"]
+        city = {g: d["period_totals"][g]["city"] for g in groups}
+        reduction = {g: d["uncertainty_reduction"][g]["city"] for g in groups}
+        lines += _table(["group", *header[1:]], totals_rows(city, reduction))
+    if d.get("point_sources"):
+        lines += ["", "  Point sources, t CO2 over the period"]
+        truth = any("truth_t" in p for p in d["point_sources"])
+        rows = [[p["name"], p["sector"], f"{p['stack_height_m']:.0f} m",
+                 "found by the search" if p["sector"] == "detected" else
+                 _amount(p["prior_t"], p["prior_uncertainty_t"]),
+                 _amount(p["posterior_t"], p["posterior_uncertainty_t"])]
+                + ([_amount(p["truth_t"]) if "truth_t" in p else "–"] if truth else [])
+                for p in d["point_sources"]]
+        lines += _table(["source", "sector", "stack", "prior", "posterior"]
+                        + (["truth"] if truth else []), rows)
+    if errors.get("parameters"):
+        lines += ["", "  Error parameters (maximum likelihood, 68 % interval)"]
+        rows = []
+        for name, p in errors["parameters"].items():
+            low, high = p["interval_68"]
+            interval = "–" if low is None or high is None else f"{low:.3g}–{high:.3g}"
+            rows.append([name, f"{p['value_used']:.3g}", "yes" if p["estimated"] else "no",
+                         f"{p['maximum_likelihood']:.3g}", interval])
+        lines += _table(["parameter", "used", "estimated", "ML value", "interval"], rows)
+    for key, title in (("first_pass_missing_sources", "Missing-source search (first pass)"),
+                       ("missing_sources", "Missing-source search" + (
+                           " (after adding them)" if "first_pass_missing_sources" in d else ""))):
+        search = d.get(key)
+        if search is None:
+            continue
+        lines.append("")
+        if search["accepted"]:
+            lines.append(f"  {title} over {search['n_candidates']:,} cells: "
+                         f"{len(search['accepted'])} significant source(s) "
+                         f"(z > {search['z_threshold']:.2f})")
+            lines += _table(["lon", "lat", "rate (t/yr)", "z"],
+                            [[f"{a['lon']:.4f}", f"{a['lat']:.4f}",
+                              _amount(a["rate_t_yr"]), f"{a['z']:.1f}"]
+                             for a in search["accepted"]])
+        else:
+            best = search["best_candidates"][0] if search["best_candidates"] else None
+            lines.append(f"  {title} over {search['n_candidates']:,} cells: none significant "
+                         f"(threshold z > {search['z_threshold']:.2f}"
+                         + (f", best z = {best['z']:.2f})" if best else ")"))
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in d["run_time_seconds"].items())
     top = [str(f) for f in summary.files if len(f.parts) == 1]
     folders = sorted({f.parts[0] for f in summary.files if len(f.parts) > 1})

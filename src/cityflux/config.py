@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import difflib
 import enum
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -34,6 +35,42 @@ class SolverMethod(str, enum.Enum):
     """Inversion methods behind the common solver interface."""
 
     ANALYTICAL = "analytical"
+
+
+class Auto(str, enum.Enum):
+    """The value ``auto``: estimate this parameter from the data (maximum likelihood)."""
+
+    AUTO = "auto"
+
+
+class SectorKind(str, enum.Enum):
+    """What a group of sectors is, for naming totals: fossil emissions, biospheric flux."""
+
+    FOSSIL = "fossil"
+    BIOSPHERE = "biosphere"
+    OTHER = "other"
+
+
+class PointResolution(str, enum.Enum):
+    """Time resolution of point-source state elements."""
+
+    FLUX_STEP = "flux_step"
+    PERIOD = "period"
+
+
+class OffsetSites(str, enum.Enum):
+    """Which observations share one offset element."""
+
+    EACH_SITE = "each_site"
+    ALL_SITES = "all_sites"
+
+
+class MismatchGroups(str, enum.Enum):
+    """How the model-data mismatch is grouped when it is estimated (``auto``)."""
+
+    SITE = "site"
+    SITE_DAY_NIGHT = "site_day_night"
+    ALL = "all"
 
 
 def _key(help: str, default=dataclasses.MISSING, *, min=None, max=None, above=None,
@@ -60,15 +97,35 @@ class AxisConfig:
 class DomainConfig:
     """The inversion grid and its regions."""
 
-    crs: str = _key("grid coordinate reference system: 'EPSG:4326' for a lat/lon grid, or a "
-                    "projected CRS in metres (EPSG code or PROJ string)", "EPSG:4326")
-    x: AxisConfig = _key("x axis (easting in m, or longitude in degrees)")
-    y: AxisConfig = _key("y axis (northing in m, or latitude in degrees)")
-    regions: Path = _key("GeoJSON file (lon/lat) with one feature of property type 'city' "
-                         "and optional features of type 'district', each with a 'name'",
-                         must_exist=True)
-    utc_offset_hours: float = _key("local time minus UTC, in hours (for selecting local hours)",
-                                   0.0, min=-12.0, max=14.0)
+    crs: typing.Optional[str] = _key("grid coordinate reference system: 'EPSG:4326' for a "
+                                     "lat/lon grid, or a projected CRS in metres (EPSG code or "
+                                     "PROJ string); null: EPSG:4326 (with grid_file: the "
+                                     "file's grid mapping)", None)
+    x: typing.Optional[AxisConfig] = _key("x axis (easting in m, or longitude in degrees); "
+                                          "or give grid_file", None)
+    y: typing.Optional[AxisConfig] = _key("y axis (northing in m, or latitude in degrees); "
+                                          "or give grid_file", None)
+    grid_file: typing.Optional[Path] = _key("CF NetCDF file defining the grid (cell centres, "
+                                            "optional bounds, cell_area and grid mapping), "
+                                            "instead of crs/x/y", None, must_exist=True)
+    regions: typing.Optional[Path] = _key("GeoJSON file (lon/lat) with one feature of "
+                                          "property type 'city' and optional features of type "
+                                          "'district', each with a 'name'; or give "
+                                          "city_boundary (and districts)", None,
+                                          must_exist=True)
+    city_boundary: typing.Optional[Path] = _key("GeoJSON file (lon/lat) whose features form "
+                                                "the city boundary (instead of regions)", None,
+                                                must_exist=True)
+    districts: typing.Optional[Path] = _key("GeoJSON file (lon/lat) of districts, one feature "
+                                            "each with a 'name' property (with city_boundary)",
+                                            None, must_exist=True)
+    land: typing.Optional[Path] = _key("GeoJSON file (lon/lat) of land polygons, for masks "
+                                       "that exclude the sea (default: all cells are land)",
+                                       None, must_exist=True)
+    utc_offset_hours: float = _key("local time minus UTC, in hours (selects local hours and "
+                                   "places sector time profiles; required because a wrong "
+                                   "value silently changes which hours are inverted)",
+                                   min=-12.0, max=14.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,24 +134,84 @@ class PeriodConfig:
 
     start: dt.datetime = _key("first hour of the period, UTC (ISO 8601)")
     end: dt.datetime = _key("end of the period (exclusive), UTC (ISO 8601)")
-    flux_time_step_hours: int = _key("length of one flux time step of the state vector, in "
-                                     "hours; must divide the period", 6, min=1, max=744)
+    flux_time_step_hours: int = _key("length of one flux time step, in hours: the default "
+                                     "step of the state blocks and the step of reported "
+                                     "totals; must divide the period", 6, min=1, max=8784)
 
 
 @dataclass(frozen=True, kw_only=True)
 class InputsConfig:
     """Input files."""
 
-    prior_flux: Path = _key("prior flux NetCDF: variable 'flux' (time, y, x) or (time, lat, lon) "
-                            "on the domain grid, hourly or coarser", must_exist=True)
+    prior_flux: typing.Optional[Path] = _key("prior file instead of an inventory section: a "
+                                             "prior.nc written by 'cityflux prior', or a NetCDF "
+                                             "with variable 'flux' (time, [sector,] y, x) on the "
+                                             "domain grid", None, must_exist=True)
     meteorology: Path = _key("hourly meteorology NetCDF with CF standard names "
                              "(see docs/formats.md)", must_exist=True)
-    sites: Path = _key("CSV of sites: site,name,lat,lon,inlet_height_m,role", must_exist=True)
-    observations: Path = _key("CSV of hourly mean observations: time,site,co2_ppm",
-                              must_exist=True)
-    truth_flux: typing.Optional[Path] = _key("optional 'true' flux NetCDF (synthetic cases "
-                                             "only) used to score the posterior", None,
-                                             must_exist=True)
+    sites: Path = _key("CSV of sites: site,lat,lon,inlet_height_m,role (name optional)",
+                       must_exist=True)
+    observations: Path = _key("CSV of hourly mean observations: time,site,co2_ppm (optional "
+                              "co2_ppm_uncertainty)", must_exist=True)
+    truth_flux: typing.Optional[Path] = _key("optional 'true' flux (synthetic cases only, to "
+                                             "score the posterior): a prior.nc or flux NetCDF; "
+                                             "or give a truth section", None, must_exist=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointSourcesInput:
+    """A CSV of point sources (see docs/formats.md)."""
+
+    file: Path = _key("CSV: name,lon,lat,stack_height_m,sector,emission,emission_units and "
+                      "optional uncertainty_percent, buoyancy_flux_m4_s3, exit_velocity_m_s, "
+                      "exit_temperature_k, stack_diameter_m, profile", must_exist=True)
+    stack_min_height_m: float = _key("sources with a lower stack are added to their sector's "
+                                     "gridded flux instead of being stacks with their own "
+                                     "plume and state elements", 0.0, min=0.0, max=1000.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineSourcesInput:
+    """A GeoJSON of line sources such as roads (see docs/formats.md)."""
+
+    file: Path = _key("GeoJSON (lon/lat) of LineString features with properties sector and "
+                      "emission_per_km or emission, and units", must_exist=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AreaSourcesInput:
+    """A GeoJSON of area sources whose totals are spread by a proxy (see docs/formats.md)."""
+
+    file: Path = _key("GeoJSON (lon/lat) of Polygon features with properties sector, "
+                      "emission and units", must_exist=True)
+    proxy: typing.Optional[Path] = _key("NetCDF raster of non-negative weights (e.g. "
+                                        "population) spreading each total; null: uniformly "
+                                        "over the polygon's land", None, must_exist=True)
+    proxy_variable: str = _key("variable of the proxy file", "proxy")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GriddedInput:
+    """An external gridded inventory or flux (NetCDF), regridded by exact area overlap."""
+
+    file: Path = _key("NetCDF with a flux density (e.g. kg m-2 s-1) or a per-cell rate "
+                      "(e.g. t yr-1) on any regular grid, with a 'time' axis or static",
+                      must_exist=True)
+    variable: str = _key("variable name", "flux")
+    sector: str = _key("sector name of this flux")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InventoryConfig:
+    """A prior (or truth) built from sources: what 'cityflux prior' writes to prior.nc."""
+
+    point_sources: typing.Optional[PointSourcesInput] = _key("point sources", None)
+    line_sources: tuple[LineSourcesInput, ...] = _key("line-source files", [])
+    area_sources: tuple[AreaSourcesInput, ...] = _key("area-source files", [])
+    gridded: tuple[GriddedInput, ...] = _key("gridded inventories and fluxes", [])
+    profiles: typing.Optional[Path] = _key("CSV of sector temporal profiles (sector,cycle,"
+                                           "index,factor); null: built-in defaults", None,
+                                           must_exist=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,24 +233,99 @@ class TransportConfig:
                                      max=10.0)
     source_height_m: float = _key("release height of gridded fluxes, m above ground", 10.0,
                                   min=0.0, max=500.0)
+    plume_rise: bool = _key("Briggs plume rise for stack sources with buoyancy or exit "
+                            "data", True)
     near_field_subcells: int = _key("sub-cells per side used to integrate cells close to a "
                                     "receptor", 6, min=1, max=32)
 
 
 @dataclass(frozen=True, kw_only=True)
-class PriorErrorConfig:
-    """Prior error covariance B = D (C_time ⊗ C_y ⊗ C_x) D."""
+class MaskConfig:
+    """Where a gridded block's flux may differ from the prior (all conditions must hold)."""
 
-    relative: float = _key("prior error standard deviation as a fraction of |prior flux|",
-                           0.5, min=0.0, max=10.0)
+    land_only: bool = _key("only land cells (domain.land)", False)
+    emitting_only: bool = _key("only cells where the block's prior is non-zero", False)
+    region: typing.Optional[str] = _key("only cells overlapping this region (e.g. city)", None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GriddedBlockConfig:
+    """A gridded flux block: one group of sectors, B = D (C_time ⊗ C_y ⊗ C_x) D on its mask."""
+
+    name: str = _key("block name (e.g. fossil, biosphere)")
+    kind: SectorKind = _key("fossil | biosphere | other: how its totals are named",
+                            SectorKind.OTHER)
+    sectors: tuple[str, ...] = _key("inventory sectors in this block; empty: every sector no "
+                                    "other block claims", [])
+    mask: MaskConfig = _key("where the block can change the prior", None)
+    flux_time_step_hours: typing.Optional[int] = _key("flux time step of this block, hours "
+                                                      "(a multiple of period."
+                                                      "flux_time_step_hours); null: the "
+                                                      "period's", None, min=1, max=8784)
+    relative_error: float = _key("prior error standard deviation as a fraction of |prior "
+                                 "flux|", 0.5, min=0.0, max=10.0)
     floor_umol_m2_s: float = _key("minimum prior error standard deviation, umol m-2 s-1",
-                                  0.5, min=1e-6)
-    correlation_length_km: float = _key("e-folding length of the exponential spatial "
-                                        "correlation, km (0 = uncorrelated)", 5.0, min=0.0,
-                                        max=1000.0)
+                                  0.5, min=1e-6, max=1e4)
+    error_scale: typing.Union[float, Auto] = _key("factor on every σ of the block; auto: "
+                                                  "estimated from the data", 1.0, min=1e-3,
+                                                  max=1e3)
+    correlation_length_km: typing.Union[float, Auto] = _key(
+        "e-folding length of the exponential spatial correlation, km (0 = uncorrelated; "
+        "auto: estimated from the data)", 5.0, min=0.0, max=1000.0)
     correlation_time_hours: float = _key("e-folding time of the exponential temporal "
                                          "correlation, hours (0 = uncorrelated)", 24.0,
-                                         min=0.0, max=8760.0)
+                                         min=0.0, max=8784.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointBlockConfig:
+    """The point-source block: every stack source's emission rate (kg s-1)."""
+
+    resolution: PointResolution = _key("flux_step: one element per source and time step; "
+                                       "period: one per source (its time profile kept)",
+                                       PointResolution.FLUX_STEP)
+    flux_time_step_hours: typing.Optional[int] = _key("time step with resolution flux_step "
+                                                      "(a multiple of period."
+                                                      "flux_time_step_hours); null: the "
+                                                      "period's", None, min=1, max=8784)
+    relative_error: float = _key("prior error σ as a fraction of the emission, for sources "
+                                 "without a stated uncertainty", 0.3, min=0.0, max=10.0)
+    use_stated_uncertainty: bool = _key("use each source's uncertainty_percent when given",
+                                        True)
+    floor_kg_s: float = _key("minimum prior error σ, kg s-1", 0.1, min=1e-6, max=1e5)
+    error_scale: typing.Union[float, Auto] = _key("factor on every σ of the block; auto: "
+                                                  "estimated from the data", 1.0, min=1e-3,
+                                                  max=1e3)
+    correlation_time_hours: float = _key("e-folding time of the temporal correlation of a "
+                                         "source's errors, hours", 168.0, min=0.0, max=8784.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OffsetBlockConfig:
+    """An offset block: a bias (ppm) of the tower-minus-background differences."""
+
+    name: str = _key("block name (e.g. background)")
+    sites: OffsetSites = _key("each_site: one offset per tower; all_sites: one shared",
+                              OffsetSites.EACH_SITE)
+    time_step_hours: int = _key("hours per offset element (must divide the period)", 24,
+                                min=1, max=8784)
+    error_ppm: typing.Union[float, Auto] = _key("prior σ of each offset, ppm (auto: "
+                                                "estimated)", 1.0, min=1e-3, max=100.0)
+    correlation_time_hours: float = _key("e-folding time of the correlation between "
+                                         "consecutive offsets, hours", 0.0, min=0.0,
+                                         max=8784.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateConfig:
+    """The state vector: named blocks, each with its prior error covariance."""
+
+    gridded: tuple[GriddedBlockConfig, ...] = _key("gridded flux blocks; empty: one block "
+                                                   "'flux' with every sector and default "
+                                                   "errors", [])
+    point_sources: PointBlockConfig = _key("the point-source block (used when the prior has "
+                                           "stack sources)", None)
+    offsets: tuple[OffsetBlockConfig, ...] = _key("offset blocks", [])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,12 +337,17 @@ class ObservationsConfig:
                                         [12, 13, 14, 15, 16])
     background_site: typing.Optional[str] = _key("site id of the background site; default: "
                                                  "the one site with role 'background'", None)
-    measurement_error_ppm: float = _key("measurement error standard deviation, ppm", 0.2,
-                                        min=0.0)
-    model_data_mismatch_ppm: float = _key("model-data mismatch standard deviation, ppm", 2.0,
-                                          min=0.0)
+    measurement_error_ppm: float = _key("measurement error standard deviation, ppm (rows "
+                                        "with a co2_ppm_uncertainty value use it instead); "
+                                        "never zero: it keeps R positive definite", 0.2,
+                                        above=0.0, max=100.0)
+    model_data_mismatch_ppm: typing.Union[float, Auto] = _key(
+        "model-data mismatch standard deviation, ppm; auto: estimated per group from the data",
+        2.0, min=0.0, max=100.0)
+    mismatch_groups: MismatchGroups = _key("groups with their own estimated mismatch: site, "
+                                           "site_day_night or all", MismatchGroups.SITE)
     background_error_ppm: float = _key("background error standard deviation, ppm", 0.5,
-                                       min=0.0)
+                                       min=0.0, max=100.0)
     error_correlation_hours: float = _key("e-folding time of the exponential correlation of "
                                           "errors of one site's consecutive observations, "
                                           "hours (0 = independent errors)", 0.0, min=0.0,
@@ -162,6 +359,27 @@ class SolverConfig:
     """The inversion method."""
 
     method: SolverMethod = _key("solver", SolverMethod.ANALYTICAL)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MissingSourcesConfig:
+    """Search for point sources missing from the prior (likelihood-ratio test per cell)."""
+
+    search: bool = _key("rank every candidate cell by the likelihood gain of one more "
+                        "point source there", True)
+    detect: bool = _key("add the significant candidates to the state as point sources and "
+                        "redo the inversion", False)
+    release_height_m: float = _key("release height of a candidate source, m", 50.0, min=0.0,
+                                   max=1000.0)
+    land_only: bool = _key("candidates on land cells only", True)
+    significance: float = _key("family-wise false-alarm probability of the test over all "
+                               "candidates", 0.01, above=0.0, max=0.5)
+    simulations: int = _key("Monte Carlo draws of the innovations under the null hypothesis "
+                            "that calibrate the threshold (random numbers from seed)", 2000,
+                            min=100, max=100000)
+    max_new_sources: int = _key("most sources added with detect", 3, min=1, max=50)
+    exclusion_km: float = _key("candidates closer than this to an accepted one are skipped",
+                               3.0, min=0.0, max=100.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,14 +398,21 @@ class RunConfig:
     """A whole run."""
 
     name: str = _key("short name of the run, used in titles")
-    seed: int = _key("seed of the random number generator", 0, min=0)
+    seed: int = _key("seed of the random number generator (Monte Carlo thresholds, "
+                     "sampling)", 0, min=0, max=2**63 - 1)
     domain: DomainConfig = _key("grid and regions")
     period: PeriodConfig = _key("period and flux time step")
     inputs: InputsConfig = _key("input files")
+    inventory: typing.Optional[InventoryConfig] = _key("the prior built from sources (or "
+                                                       "give inputs.prior_flux)", None)
+    truth: typing.Optional[InventoryConfig] = _key("the true sources of a synthetic case "
+                                                   "(scoring only; or inputs.truth_flux)",
+                                                   None)
     transport: TransportConfig = _key("footprint model settings", None)
-    prior_error: PriorErrorConfig = _key("prior error statistics", None)
+    state: StateConfig = _key("state blocks and prior errors", None)
     observations: ObservationsConfig = _key("observation selection and errors", None)
     solver: SolverConfig = _key("solver settings", None)
+    missing_sources: MissingSourcesConfig = _key("missing-source search", None)
     output: OutputConfig = _key("outputs")
     # Not keys: filled by the loader.
     source_path: Path = field(default=Path("."), metadata={"internal": True})
@@ -215,7 +440,13 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> RunCo
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {exc.start}: "
+                          f"{exc.reason}); expected a YAML configuration") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {brief(exc)}") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -235,22 +466,42 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> RunCo
     return config
 
 
+_INDEXED = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<index>\d+)\]$")
+
+
 def _apply_override(raw: dict, item: str, path: Path) -> None:
+    """Apply ``dotted.key=value``; a key may index a list of sections: ``state.gridded[0].x``."""
     if "=" not in item:
         raise ConfigError(f"--set {item!r}: expected dotted.key=value")
     dotted, value_text = item.split("=", 1)
     keys = dotted.strip().split(".")
-    node = raw
-    for depth, key in enumerate(keys[:-1]):
-        child = node.setdefault(key, {})
-        if not isinstance(child, dict):
-            where = ".".join(keys[: depth + 1])
-            raise ConfigError(f"--set {dotted}: {where} is a value, not a section")
-        node = child
     try:
-        node[keys[-1]] = yaml.safe_load(value_text)
+        value = yaml.safe_load(value_text)
     except yaml.YAMLError:
         raise ConfigError(f"--set {dotted}: value {value_text!r} is not valid YAML") from None
+    node = raw
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
+        where = ".".join(keys[: depth + 1])
+        match = _INDEXED.match(key)
+        if match:
+            items = node.get(match["name"]) if isinstance(node, dict) else None
+            index = int(match["index"])
+            if not isinstance(items, list) or index >= len(items):
+                count = len(items) if isinstance(items, list) else 0
+                raise ConfigError(f"--set {dotted}: {where} does not exist (the config lists "
+                                  f"{count} item(s) under {match['name']!r})")
+            if last:
+                items[index] = value
+                return
+            node = items[index]
+        elif last:
+            node[key] = value
+            return
+        else:
+            node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {where} is a value, not a section")
 
 
 def _fields(cls) -> list[dataclasses.Field]:
@@ -287,8 +538,26 @@ def _build(cls, raw, prefix: str, base: Path, source: str):
 def _convert(hint, value, dotted: str, meta, base: Path, source: str):
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        inner = [a for a in typing.get_args(hint) if a is not type(None)][0]
-        return None if value is None else _convert(inner, value, dotted, meta, base, source)
+        members = typing.get_args(hint)
+        if value is None:
+            if type(None) in members:
+                return None
+            raise ConfigError(f"{source}: '{dotted}' must have a value, got null")
+        choices = [a for a in members if a is not type(None)]
+        for member in choices:  # a word such as 'auto' beside a number
+            if isinstance(member, type) and issubclass(member, enum.Enum) and \
+                    value in {m.value for m in member}:
+                return member(value)
+        plain = [a for a in choices if not (isinstance(a, type) and issubclass(a, enum.Enum))]
+        try:
+            return _convert(plain[0], value, dotted, meta, base, source)
+        except ConfigError:
+            if len(plain) == len(choices):
+                raise
+            words = " or ".join(repr(m.value) for a in choices if a not in plain for m in a)
+            kind = {float: "number", int: "integer"}.get(plain[0], _type_text(plain[0]))
+            raise ConfigError(f"{source}: '{dotted}' must be a {kind} "
+                              f"{_limits_text(meta).strip()} or {words}, got {value!r}") from None
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, dotted + ".", base, source)
     if origin is tuple:
@@ -310,6 +579,8 @@ def _convert(hint, value, dotted: str, meta, base: Path, source: str):
         if not isinstance(value, bool):
             raise ConfigError(f"{source}: '{dotted}' must be true or false, got {value!r}")
         return value
+    if hint is float and isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+        value = float(value)  # YAML 1.1 reads 1e-6 (no dot) as text
     if hint in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 hint is int and not isinstance(value, int)):
@@ -354,6 +625,9 @@ def _convert(hint, value, dotted: str, meta, base: Path, source: str):
     raise TypeError(f"no converter for {hint!r} at {dotted}")  # a bug in the schema
 
 
+_EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+
+
 def _range_text(low, high) -> str:
     if low is not None and high is not None:
         return f"between {low} and {high}"
@@ -362,15 +636,52 @@ def _range_text(low, high) -> str:
 
 def _check_consistency(config: RunConfig, source: str) -> None:
     """Checks that involve more than one key."""
-    for name in ("x", "y"):
-        axis = getattr(config.domain, name)
+    _check_domain(config.domain, source)
+    _check_period_and_blocks(config, source)
+    if (config.inventory is None) == (config.inputs.prior_flux is None):
+        raise ConfigError(f"{source}: give exactly one prior: an 'inventory' section (sources) "
+                          "or 'inputs.prior_flux' (a prior.nc or flux file)")
+    if config.truth is not None and config.inputs.truth_flux is not None:
+        raise ConfigError(f"{source}: give the truth either as a 'truth' section or as "
+                          "'inputs.truth_flux', not both")
+    for i, hour in enumerate(config.observations.local_hours):
+        if not 0 <= hour <= 23:
+            raise ConfigError(f"{source}: 'observations.local_hours[{i}]' = {hour} is out of "
+                              "range; expected between 0 and 23")
+
+
+def _check_domain(domain: DomainConfig, source: str) -> None:
+    axes = domain.x is not None and domain.y is not None
+    if axes == (domain.grid_file is not None) or (domain.x is None) != (domain.y is None):
+        raise ConfigError(f"{source}: define the grid either with 'domain.x' and 'domain.y' "
+                          "or with 'domain.grid_file'")
+    if domain.grid_file is not None and domain.crs is not None:
+        raise ConfigError(f"{source}: 'domain.crs' cannot be combined with 'domain.grid_file': "
+                          "the grid file's grid mapping gives the CRS")
+    for name in ("x", "y") if axes else ():
+        axis = getattr(domain, name)
         if axis.stop <= axis.start:
             raise ConfigError(f"{source}: 'domain.{name}.stop' ({axis.stop}) must be greater "
                               f"than 'domain.{name}.start' ({axis.start})")
         cells = (axis.stop - axis.start) / axis.step
+        if cells < 1 - 1e-9:
+            raise ConfigError(f"{source}: 'domain.{name}.step' ({axis.step}) is larger than the "
+                              f"domain ({axis.stop - axis.start}); the grid would have no cells")
         if abs(cells - round(cells)) > 1e-6:
             raise ConfigError(f"{source}: 'domain.{name}.step' ({axis.step}) must divide "
                               f"stop - start ({axis.stop - axis.start}) into whole cells")
+        if cells > 5000:
+            raise ConfigError(f"{source}: 'domain.{name}' has {cells:.0f} cells; at most 5000 "
+                              "per axis are supported")
+    if (domain.regions is None) == (domain.city_boundary is None):
+        raise ConfigError(f"{source}: give the regions either as 'domain.regions' (one file "
+                          "with city and district features) or as 'domain.city_boundary' "
+                          "(and optionally 'domain.districts')")
+    if domain.districts is not None and domain.city_boundary is None:
+        raise ConfigError(f"{source}: 'domain.districts' needs 'domain.city_boundary'")
+
+
+def _check_period_and_blocks(config: RunConfig, source: str) -> None:
     period = config.period
     hours = (period.end - period.start).total_seconds() / 3600.0
     if hours <= 0:
@@ -380,10 +691,30 @@ def _check_consistency(config: RunConfig, source: str) -> None:
         raise ConfigError(f"{source}: 'period.flux_time_step_hours' "
                           f"({period.flux_time_step_hours}) must divide the period "
                           f"({hours:g} hours) into whole steps")
-    for i, hour in enumerate(config.observations.local_hours):
-        if not 0 <= hour <= 23:
-            raise ConfigError(f"{source}: 'observations.local_hours[{i}]' = {hour} is out of "
-                              "range; expected between 0 and 23")
+    if hours > 8784:
+        raise ConfigError(f"{source}: the period lasts {hours:g} hours; at most one year "
+                          "(8784 hours) per run is supported")
+    state = config.state
+    steps = [(f"state.gridded[{i}].flux_time_step_hours", block.flux_time_step_hours)
+             for i, block in enumerate(state.gridded)]
+    steps.append(("state.point_sources.flux_time_step_hours",
+                  state.point_sources.flux_time_step_hours))
+    for dotted, step in steps:
+        if step is not None and (step % period.flux_time_step_hours or int(hours) % step):
+            raise ConfigError(f"{source}: '{dotted}' ({step}) must be a multiple of "
+                              f"'period.flux_time_step_hours' ({period.flux_time_step_hours}) "
+                              f"and divide the period ({hours:g} hours)")
+    for i, block in enumerate(state.offsets):
+        if int(hours) % block.time_step_hours:
+            raise ConfigError(f"{source}: 'state.offsets[{i}].time_step_hours' "
+                              f"({block.time_step_hours}) must divide the period "
+                              f"({hours:g} hours)")
+    names = [b.name for b in state.gridded] + [b.name for b in state.offsets]
+    reserved = {"point_sources", "net", "fossil_total"}
+    for name in names:
+        if names.count(name) > 1 or name in reserved:
+            raise ConfigError(f"{source}: state block name {name!r} is used twice or reserved "
+                              f"(reserved: {', '.join(sorted(reserved))})")
 
 
 # --------------------------------------------------------------------------- documentation
@@ -402,8 +733,10 @@ def config_reference() -> str:
         rows, sections = [], []
         for f in _fields(cls):
             hint = hints[f.name]
-            if dataclasses.is_dataclass(hint):
-                sections.append((prefix + f.name, hint, f))
+            section = _section_type(hint)
+            if section is not None:
+                suffix = "[]" if typing.get_origin(hint) is tuple else ""
+                sections.append((prefix + f.name + suffix, section, f))
                 continue
             rows.append(f"| `{prefix}{f.name}` | {_type_text(hint)} | {_default_text(f)} | "
                         f"{f.metadata['help']}{_limits_text(f.metadata)} |")
@@ -411,7 +744,8 @@ def config_reference() -> str:
             lines.extend(["| key | type | default | meaning |", "| --- | --- | --- | --- |",
                           *rows, ""])
         for dotted, hint, f in sections:
-            optional = " (optional section)" if f.default is None else ""
+            optional = (" (list of sections)" if dotted.endswith("[]") else
+                        " (optional section)" if f.default is None else "")
             lines.extend([f"## `{dotted}`{optional}", "", (hint.__doc__ or "").strip(), ""])
             walk(hint, dotted + ".")
 
@@ -419,11 +753,24 @@ def config_reference() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _section_type(hint):
+    """The dataclass of a section key (plain, optional or a list of sections), else None."""
+    if dataclasses.is_dataclass(hint):
+        return hint
+    args = [a for a in typing.get_args(hint) if a is not type(None) and a is not Ellipsis]
+    if len(args) == 1 and dataclasses.is_dataclass(args[0]):
+        return args[0]
+    return None
+
+
 def _type_text(hint) -> str:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        inner = [a for a in typing.get_args(hint) if a is not type(None)][0]
-        return _type_text(inner) + " or null"
+        members = typing.get_args(hint)
+        text = " or ".join(_type_text(a) for a in members if a is not type(None))
+        return text + (" or null" if type(None) in members else "")
+    if dataclasses.is_dataclass(hint):
+        return f"section ({hint.__name__})"
     if origin is tuple:
         return f"list of {_type_text(typing.get_args(hint)[0])}"
     if isinstance(hint, type) and issubclass(hint, enum.Enum):

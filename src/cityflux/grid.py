@@ -44,7 +44,7 @@ class Grid:
     @classmethod
     def from_config(cls, domain) -> "Grid":
         """Build the grid of a :class:`cityflux.config.DomainConfig`."""
-        grid = cls(domain.crs, domain.x.start, domain.x.stop, domain.x.step,
+        grid = cls(domain.crs or "EPSG:4326", domain.x.start, domain.x.stop, domain.x.step,
                    domain.y.start, domain.y.stop, domain.y.step)
         grid.validate()
         return grid
@@ -298,3 +298,171 @@ class Grid:
                                  f"({centres.size} cell centres from {centres[0]:g} to "
                                  f"{centres[-1]:g}); found {values.size} values from "
                                  f"{values[0]:g} to {values[-1]:g}")
+
+
+def read_grid_file(path) -> Grid:
+    """The grid of a CF NetCDF grid file.
+
+    The file holds 1-D cell-centre coordinates, ascending or descending and regularly
+    spaced: either projection x/y (standard names ``projection_x_coordinate`` and
+    ``projection_y_coordinate``, in any length units, converted to metres) with a grid
+    mapping variable giving the projection, or longitude/latitude in degrees. Bounds, where
+    a coordinate names them, must be the cells around the centres. A ``cell_area`` variable
+    (standard name), when present, is compared with the areas cityflux computes on the
+    ellipsoid; a difference above 1 % is logged as a warning (cityflux's exact areas are
+    used).
+
+    Raises
+    ------
+    InputError
+        One line naming the file and the variable at fault and what was expected.
+    """
+    import logging
+
+    from .errors import InputError
+    from .inventory.gridded import open_netcdf
+    from .units import convert
+
+    log = logging.getLogger(__name__)
+    where = str(path)
+
+    def axis_coordinate(ds, axis):
+        """(name, is_geographic) of the 1-D coordinate along ``axis`` ("x" or "y")."""
+        projected = f"projection_{axis}_coordinate"
+        geographic, names = {"x": ("longitude", ("lon", "longitude")),
+                             "y": ("latitude", ("lat", "latitude"))}[axis]
+        ranked = []
+        for name, var in ds.variables.items():
+            if var.dims != (name,):
+                continue
+            standard = var.attrs.get("standard_name")
+            units = str(var.attrs.get("units", "")).lower()
+            if standard in (projected, geographic):
+                ranked.append((0, name, standard == geographic))
+            elif name in names or name == axis or var.attrs.get("axis") == axis.upper():
+                ranked.append((1, name, name in names or units.startswith("degree")))
+        return min(ranked)[1:] if ranked else None
+
+    def metres_per_unit(var, name, geographic):
+        units = var.attrs.get("units")
+        if geographic:
+            if units is not None and not str(units).lower().startswith("degree"):
+                raise InputError(f"{where}: {name} has units {units!r}; expected degrees "
+                                 "(degrees_east or degrees_north)")
+            return 1.0
+        return 1.0 if units is None else convert(1.0, str(units), "m", f"{where}: {name}")
+
+    def precision(var):
+        """Relative rounding of the stored values (float32 coordinates carry ~1e-7)."""
+        return np.finfo(var.dtype).eps if np.issubdtype(var.dtype, np.floating) else 0.0
+
+    def numbers(var, name, scale):
+        try:
+            return np.asarray(var.values, dtype=float) * scale
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: {name} is not numeric (found {var.dtype}); expected "
+                             "cell-centre coordinates") from None
+
+    def regular_centres(values, name, eps):
+        """``values`` made exactly regular, after checking they are regular to within the
+        rounding ``eps`` (relative) of the stored numbers."""
+        if values.ndim != 1 or values.size < 2 or not np.isfinite(values).all():
+            return values  # Grid.from_centres names the problem
+        step = (values[-1] - values[0]) / (values.size - 1)
+        regular = values[0] + step * np.arange(values.size)
+        deviation = np.abs(values - regular).max()
+        allowed = max(1e-6 * abs(step), 4 * eps * np.abs(values).max())
+        if step == 0 or deviation > allowed:
+            raise InputError(f"{where}: {name} cell centres are not regularly spaced: mean step "
+                             f"{step:g}, largest deviation {deviation:g} (allowed {allowed:g})")
+        return regular
+
+    def grid_mapping_crs(ds, x_name, y_name):
+        referenced = {str(var.attrs["grid_mapping"]).split(":")[0].strip()
+                      for var in ds.variables.values() if "grid_mapping" in var.attrs}
+        chosen = sorted(referenced & set(ds.variables)) or sorted(
+            name for name, var in ds.variables.items() if "grid_mapping_name" in var.attrs)
+        if not chosen:
+            raise InputError(f"{where}: projected coordinates {x_name}/{y_name} need a grid "
+                             "mapping: a variable with grid_mapping_name (and crs_wkt) giving "
+                             "the projection")
+        if len(chosen) > 1:
+            raise InputError(f"{where}: several grid mappings ({', '.join(chosen)}); expected "
+                             "one for the whole grid")
+        try:
+            crs = pyproj.CRS.from_cf(dict(ds[chosen[0]].attrs))
+        except Exception as exc:  # pyproj raises several types for bad mappings
+            raise InputError(f"{where}: cannot read grid mapping {chosen[0]!r}: "
+                             f"{brief(exc)}") from None
+        if crs.is_geographic:
+            raise InputError(f"{where}: grid mapping {chosen[0]!r} is geographic but "
+                             f"{x_name}/{y_name} are projection coordinates; expected a "
+                             "projection, or lon/lat coordinates")
+        epsg = crs.to_epsg(min_confidence=100)
+        return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+
+    def check_bounds(ds, name, centres, step, scale):
+        bounds_name = ds[name].attrs.get("bounds")
+        if not bounds_name or bounds_name not in ds.variables:
+            return
+        bounds = numbers(ds[bounds_name], bounds_name, scale)
+        if bounds.shape == (2, centres.size) and centres.size != 2:
+            bounds = bounds.T
+        if bounds.shape != (centres.size, 2):
+            raise InputError(f"{where}: {bounds_name} has shape {bounds.shape}; expected "
+                             f"({centres.size}, 2), the two edges of every cell of {name}")
+        low, high = bounds.min(axis=1), bounds.max(axis=1)
+        tolerance = 1e-6 * step + 4 * precision(ds[bounds_name]) * np.abs(bounds).max()
+        good = ((np.abs((low + high) / 2 - centres) <= tolerance) &
+                (np.abs(high - low - step) <= tolerance))
+        if not good.all():
+            i = int(np.flatnonzero(~good)[0])
+            raise InputError(f"{where}: {bounds_name}[{i}] = [{bounds[i, 0]:g}, "
+                             f"{bounds[i, 1]:g}] is not the cell of width {step:g} around "
+                             f"{name}[{i}] = {centres[i]:g} ({int((~good).sum())} of "
+                             f"{centres.size} cells inconsistent)")
+
+    def compare_cell_area(ds, grid, x_name, y_name, y_slice, x_slice):
+        names = [name for name, var in ds.variables.items()
+                 if var.attrs.get("standard_name") == "cell_area"]
+        if not names:
+            return
+        var = ds[names[0]]
+        if var.ndim != 2 or set(var.dims) != {x_name, y_name}:
+            raise InputError(f"{where}: {names[0]} has dimensions {var.dims}; expected "
+                             f"({y_name}, {x_name})")
+        area = numbers(var.transpose(y_name, x_name), names[0], 1.0)[y_slice, x_slice]
+        if var.attrs.get("units") is not None:
+            area = convert(area, str(var.attrs["units"]), "m2", f"{where}: {names[0]}")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            difference = np.abs(area / grid.cell_area - 1)
+        difference[~np.isfinite(area)] = 0.0  # missing values are not compared
+        if difference.max() > 0.01:
+            row, col = np.unravel_index(int(np.argmax(difference)), difference.shape)
+            log.warning("%s: %s differs from the ellipsoidal cell areas by up to %.3g %% (cell "
+                        "%s=%g, %s=%g); cityflux uses its own exact areas", where, names[0],
+                        100 * difference.max(), y_name, grid.y[row], x_name, grid.x[col])
+
+    with open_netcdf(path) as ds:
+        x_axis, y_axis = axis_coordinate(ds, "x"), axis_coordinate(ds, "y")
+        if x_axis is None or y_axis is None:
+            raise InputError(f"{where}: no 1-D cell-centre coordinates found; expected variables "
+                             "with standard_name projection_x_coordinate and "
+                             "projection_y_coordinate (with a grid mapping variable) or "
+                             "longitude and latitude")
+        (x_name, x_geographic), (y_name, y_geographic) = x_axis, y_axis
+        if x_geographic != y_geographic:
+            raise InputError(f"{where}: {x_name} and {y_name} mix longitude/latitude with "
+                             "projection coordinates; expected both of one kind")
+        geographic = x_geographic
+        crs = "EPSG:4326" if geographic else grid_mapping_crs(ds, x_name, y_name)
+        axes = {}
+        for name in (x_name, y_name):
+            scale = metres_per_unit(ds[name], name, geographic)
+            values = numbers(ds[name], name, scale)
+            axes[name] = (regular_centres(values, name, precision(ds[name])), scale)
+        grid, y_slice, x_slice = Grid.from_centres(crs, axes[x_name][0], axes[y_name][0], where)
+        for name, step in ((x_name, grid.x_step), (y_name, grid.y_step)):
+            check_bounds(ds, name, axes[name][0], step, axes[name][1])
+        compare_cell_area(ds, grid, x_name, y_name, y_slice, x_slice)
+    return grid

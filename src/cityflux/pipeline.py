@@ -1,8 +1,15 @@
-"""One run: configuration in, output directory out. Orchestration only, no science."""
+"""One run: configuration in, output directory out. Orchestration only, no science.
+
+Stages: read and cross-check the inputs; build the prior (inventory), the state blocks and
+the observation model from the transport's sensitivities; estimate the error statistics
+the config leaves to the data; solve; search for missing point sources (and, if asked, add
+the significant ones and solve again); write the outputs.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -10,25 +17,34 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 
-from . import diagnostics as diag
-from . import io, plotting, products
 from .cache import ArtifactCache, cache_key
-from .config import RunConfig
-from .grid import Grid
-from .inventory.gridded import block_mean, read_hourly_flux
+from .config import Auto, MismatchGroups, RunConfig
+from .grid import Grid, read_grid_file
+from .inventory.builder import build_inventory, inventory_from_file
+from .inventory.model import Inventory
+from .inventory.points import PointSources
 from .met import Meteorology, read_meteorology
+from .obs.errors import ObservationErrorModel, error_model, mismatch_group_labels
 from .obs.records import read_records
-from .obs.selection import observation_error_covariance, observation_table
+from .obs.selection import observation_table
 from .obs.sites import background_site, read_sites, tower_sites
-from .prior import prior_covariance, prior_state
-from .regions import Regions, read_regions
+from .observation_model import ObservationModel, Sensitivities, build_observation_model
+from .regions import Regions, read_city_and_districts, read_land_fraction, read_regions
 from .solvers import InversionProblem, make_solver
-from .state import StateLayout, period_sum_matrix, region_totals_operator
-from .observation_model import difference_model
-from .transport import kernels
+from .solvers import hyperparameters as ml
+from .solvers.sources_search import ACCEPTED_PRIOR_STD_FACTOR, SearchResult, search
+from .state.aggregation import (TotalsLayout, source_totals_matrix, total_flux_map,
+                                totals_layout)
+from .state.build import block_sectors, build_layout, hourly_priors
+from .state.layout import StateLayout
+from .state.prior import ErrorParameters, initial_error_parameters, prior_covariance, prior_state
+from .transport.base import Receptors, Transport, make_transport
 from .transport.footprints import Footprints
-from .transport.plume import plume_footprints, stability_classes
+from .transport.plume import stack_sources
+from .transport.stacks import StackSources
+from .transport.stability import solar_elevation_deg
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +55,46 @@ class RunInputs:
 
     config: RunConfig
     grid: Grid
-    layout: StateLayout
     regions: Regions
+    land_fraction: np.ndarray | None
     met: Meteorology
     sites: pd.DataFrame
+    background: str
     table: pd.DataFrame
-    prior_hourly: np.ndarray
-    truth_hourly: np.ndarray | None
+    inventory: Inventory
+    truth: Inventory | None
+    transport: Transport
+    receptors: Receptors          # towers' observations, then the background's hours
+    background_row: np.ndarray    # each observation's row among the background hours
+
+    @property
+    def n_hours(self) -> int:
+        period = self.config.period
+        return int((period.end - period.start).total_seconds() // 3600)
+
+
+@dataclass
+class Inversion:
+    """One inversion set-up (for one inventory) and, once solved, its result."""
+
+    inventory: Inventory
+    layout: StateLayout
+    priors: object
+    prior_state: np.ndarray
+    model: ObservationModel           # every tower observation
+    used: np.ndarray                  # rows of the observations that enter the inversion
+    errors: ObservationErrorModel     # of the used rows
+    innovation: np.ndarray            # y − H x_b − offset of the used rows
+    sensitivities: Sensitivities
+    parameters: ErrorParameters | None = None
+    estimates: dict = field(default_factory=dict)
+    problem: InversionProblem | None = None
+    result: object = None
+    totals: TotalsLayout | None = None
+    constant: np.ndarray | None = None
+    innovation_covariance: np.ndarray | None = None   # S = H B Hᵀ + R, final parameters
+    search: SearchResult | None = None
+    candidates: np.ndarray | None = None   # (N, 2) metric positions of the searched cells
 
 
 @dataclass
@@ -68,16 +117,38 @@ class StageTimer:
         start = time.perf_counter()
         log.info("stage %s ...", stage)
         yield
-        self.seconds[stage] = round(time.perf_counter() - start, 3)
-        log.info("stage %s done in %.2f s", stage, self.seconds[stage])
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - start, 3)
+        log.info("stage %s done in %.2f s", stage, time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def read_domain(config: RunConfig) -> tuple[Grid, Regions, np.ndarray | None]:
+    """The grid, the regions and the land fraction (None: all land)."""
+    domain = config.domain
+    grid = Grid.from_config(domain) if domain.grid_file is None else read_grid_file(domain.grid_file)
+    if domain.regions is not None:
+        regions = read_regions(domain.regions, grid)
+    else:
+        regions = read_city_and_districts(domain.city_boundary, domain.districts, grid)
+    land = None if domain.land is None else read_land_fraction(domain.land, grid)
+    return grid, regions, land
+
+
+def read_inventory(spec, path, config, grid, land) -> Inventory | None:
+    """An inventory from a config section (``spec``) or a prior.nc-like file (``path``)."""
+    if spec is not None:
+        return build_inventory(spec, grid, config.domain.utc_offset_hours, land)
+    if path is not None:
+        return inventory_from_file(path, grid, config.domain.utc_offset_hours)
+    return None
 
 
 def load_inputs(config: RunConfig) -> RunInputs:
     """Read and cross-check every input of a run (what ``cityflux validate`` does)."""
-    grid = Grid.from_config(config.domain)
-    layout = StateLayout.from_period(grid, config.period)
+    grid, regions, land = read_domain(config)
     inputs = config.inputs
-    regions = read_regions(config.domain.regions, grid)
     met = read_meteorology(inputs.meteorology)
     sites = read_sites(inputs.sites)
     records = read_records(inputs.observations, sites.site)
@@ -85,179 +156,286 @@ def load_inputs(config: RunConfig) -> RunInputs:
     table = observation_table(records, tower_sites(sites), background, config.period.start,
                               config.period.end, config.domain.utc_offset_hours,
                               config.observations.local_hours, str(inputs.observations))
-    met.at(table.time.to_numpy(), str(inputs.meteorology))
-    prior_hourly = read_hourly_flux(inputs.prior_flux, grid, config.period.start, layout.n_hours)
-    truth_hourly = (None if inputs.truth_flux is None else
-                    read_hourly_flux(inputs.truth_flux, grid, config.period.start, layout.n_hours))
-    return RunInputs(config, grid, layout, regions, met, sites, table, prior_hourly, truth_hourly)
-
-
-def observation_footprints(inputs: RunInputs, progress: bool = False,
-                           cache: ArtifactCache | None = None):
-    """Footprints of every tower observation and of the background site at those hours.
-
-    Returns ``(tower, background, background_row)``: ``background`` has one footprint per
-    distinct observation hour and ``background_row`` maps each observation to its row.
-    Footprints are loaded from ``cache`` when everything they depend on is unchanged.
-    """
-    config, table, grid = inputs.config, inputs.table, inputs.grid
-    background = background_site(inputs.sites, config.observations.background_site,
-                                 str(config.inputs.sites))
+    inventory = read_inventory(config.inventory, inputs.prior_flux, config, grid, land)
+    truth = read_inventory(config.truth, inputs.truth_flux, config, grid, land)
+    start = np.datetime64(config.period.start, "ns")
+    transport = make_transport(config.transport, grid, met, start, str(inputs.meteorology))
     hours, background_row = np.unique(table.time.to_numpy(), return_inverse=True)
-    receptors = pd.DataFrame({"site": np.concatenate([table.site.to_numpy(),
-                                                      np.full(hours.size, background)]),
-                              "time": np.concatenate([table.time.to_numpy(), hours])})
-    times = receptors.time.to_numpy()
-    met = inputs.met.at(times, str(config.inputs.meteorology))
-    stability = stability_classes(met, times, config.transport, grid.centre_lonlat,
-                                  str(config.inputs.meteorology))
-    site_info = inputs.sites.set_index("site").loc[receptors.site]
-    rx, ry = grid.to_metric(site_info.lon.to_numpy(), site_info.lat.to_numpy())
-    obs_hour = ((times - inputs.layout.start) // np.timedelta64(1, "h")).astype(np.int64)
-    heights = site_info.inlet_height_m.to_numpy()
-    key = cache_key(grid, rx, ry, heights, obs_hour, met, stability, config.transport,
-                    Path(kernels.__file__).read_bytes())
-    cache = cache or ArtifactCache(None)
-    footprints = Footprints.from_arrays(cache.load_or_compute("footprints", key, lambda: (
-        plume_footprints(grid, rx, ry, heights, obs_hour, met, stability, config.transport,
-                         progress=progress).to_arrays())))
-    is_tower = np.arange(len(receptors)) < len(table)
-    return footprints.subset(is_tower), footprints.subset(~is_tower), background_row
+    receptor_sites = np.concatenate([table.site.to_numpy(), np.full(hours.size, background)])
+    site_info = sites.set_index("site").loc[receptor_sites]
+    x, y = grid.to_metric(site_info.lon.to_numpy(), site_info.lat.to_numpy())
+    receptor_times = np.concatenate([table.time.to_numpy(), hours])
+    receptors = Receptors(receptor_sites.astype(str), np.asarray(x, float), np.asarray(y, float),
+                          site_info.inlet_height_m.to_numpy(float),
+                          ((receptor_times - start) // np.timedelta64(1, "h")).astype(np.int64))
+    spinup = start - np.timedelta64(config.transport.hours_back, "h")
+    met.at(spinup + np.arange(int((receptor_times.max() - spinup) // np.timedelta64(1, "h")) + 1)
+           * np.timedelta64(1, "h"),
+           f"{inputs.meteorology} (the period and the {config.transport.hours_back} hours back "
+           "before it)")
+    return RunInputs(config, grid, regions, land, met, sites, background, table, inventory,
+                     truth, transport, receptors, background_row)
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def sensitivities(inputs: RunInputs, points: PointSources, cache: ArtifactCache,
+                  progress: bool = False) -> Sensitivities:
+    """Surface footprints and stack sensitivities of every receptor (cached)."""
+    transport, receptors = inputs.transport, inputs.receptors
+    base = (transport.cache_parts(), receptors.x, receptors.y, receptors.height, receptors.hour)
+    surface = Footprints.from_arrays(cache.load_or_compute(
+        "footprints", cache_key("surface", *base),
+        lambda: transport.surface_footprints(receptors, progress).to_arrays()))
+    n_towers = len(inputs.table)
+    is_tower = np.arange(len(receptors)) < n_towers
+    stacks = stack_sources(points, inputs.grid) if len(points) else None
+    point_tower = point_background = None
+    if stacks is not None:
+        values = cache.load_or_compute(
+            "stacks", cache_key("stacks", *base, *_stack_key(stacks)),
+            lambda: {"values": transport.point_sensitivities(stacks, receptors,
+                                                             progress=progress)})["values"]
+        point_tower, point_background = values[is_tower], values[~is_tower]
+    return Sensitivities(surface.subset(is_tower), surface.subset(~is_tower),
+                         inputs.background_row, point_tower, point_background)
+
+
+def _stack_key(stacks: StackSources) -> tuple:
+    return (stacks.x_m, stacks.y_m, stacks.stack_height_m, stacks.buoyancy_flux_m4_s3,
+            stacks.exit_velocity_m_s, stacks.exit_temperature_k, stacks.diameter_m)
+
+
+def mismatch_labels(inputs: RunInputs, rows) -> np.ndarray:
+    """The model-data mismatch group of the observations ``rows``."""
+    observations = inputs.config.observations
+    grouping = (observations.mismatch_groups
+                if isinstance(observations.model_data_mismatch_ppm, Auto) else MismatchGroups.ALL)
+    table = inputs.table.iloc[rows]
+    sites = inputs.sites.set_index("site").loc[table.site]
+    elevation = solar_elevation_deg(table.time.to_numpy() + np.timedelta64(30, "m"),
+                                    sites.lat.to_numpy(), sites.lon.to_numpy())
+    return mismatch_group_labels(table.site.to_numpy(), elevation > 0, grouping)
+
+
+def set_up(inputs: RunInputs, inventory: Inventory, cache: ArtifactCache,
+           progress: bool = False) -> Inversion:
+    """State layout, prior and observation model for ``inventory``."""
+    config = inputs.config
+    sectors = block_sectors(config, inventory)
+    priors = hourly_priors(config, inventory, sectors, inputs.n_hours)
+    layout = build_layout(config, inputs.grid, inventory, priors, inputs.regions,
+                          inputs.land_fraction, tower_sites(inputs.sites).site.tolist())
+    x_b = prior_state(layout, priors)
+    sens = sensitivities(inputs, inventory.points, cache, progress)
+    model = build_observation_model(layout, inputs.table.site.to_numpy(), sens, priors, x_b)
+    used = np.flatnonzero(inputs.table.used.to_numpy())
+    observations = config.observations
+    errors = error_model(inputs.table.iloc[used], mismatch_labels(inputs, used),
+                         observations.measurement_error_ppm,
+                         observations.error_correlation_hours,
+                         observations.background_error_ppm)
+    table = inputs.table.iloc[used]
+    innovation = ((table.observed - table.background).to_numpy() - model.offset[used]
+                  - model.operator.matrix[used] @ x_b)
+    return Inversion(inventory, layout, priors, x_b, model, used, errors, innovation, sens)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def free_parameters(config: RunConfig, inversion: Inversion) -> list:
+    """The likelihood keys of every parameter the config sets to ``auto``."""
+    free = []
+    for block in inversion.layout.blocks:
+        setting = getattr(block.settings, "error_scale", None)
+        if setting is None:
+            setting = block.settings.error_ppm
+        if isinstance(setting, Auto):
+            free.append(("block", block.name))
+    if isinstance(config.observations.model_data_mismatch_ppm, Auto):
+        free += [("mismatch", group) for group in inversion.errors.groups]
+    return free
+
+
+def estimate_errors(config: RunConfig, inversion: Inversion) -> None:
+    """Fill ``inversion.parameters`` (config values, with ``auto`` ones estimated) and
+    ``inversion.estimates`` (what maximum likelihood says, applied or not)."""
+    layout = inversion.layout
+    parameters = initial_error_parameters(layout, config.observations, inversion.errors.groups)
+    H = inversion.model.subset(inversion.used).operator
+
+    def start_values(params):
+        values = {("block", k): v for k, v in params.block_scale.items()}
+        values.update({("mismatch", k): v for k, v in params.mismatch_ppm.items()})
+        return values
+
+    def terms(lengths=None):
+        return ml.LikelihoodTerms(inversion.innovation,
+                                  ml.block_terms(layout, H, inversion.prior_state, parameters,
+                                                 lengths),
+                                  inversion.errors)
+
+    free = free_parameters(config, inversion)
+    auto_lengths = [b.name for b in layout.gridded
+                    if isinstance(b.settings.correlation_length_km, Auto)]
+    base_terms = terms()
+    start = start_values(parameters)
+    if auto_lengths:
+        for name in auto_lengths:
+            fit = ml.profile_length(lambda length: terms({name: length}), ml.LENGTHS_KM, start,
+                                    free, name)
+            parameters = parameters.with_values(length_km={name: fit.lengths[name]})
+            inversion.estimates.setdefault("lengths", {})[name] = fit
+        base_terms = terms()
+    applied = ml.maximise(base_terms, start, free)
+    scale = {key[1]: v for key, v in applied.values.items() if key[0] == "block"}
+    mismatch = {key[1]: v for key, v in applied.values.items() if key[0] == "mismatch"}
+    parameters = parameters.with_values(block_scale=scale, mismatch_ppm=mismatch)
+    inversion.parameters = parameters
+    inversion.innovation_covariance = ml.Likelihood(base_terms, start_values(parameters),
+                                                    []).covariance([])
+    inversion.estimates["applied"] = applied
+    everything = [("block", b.name) for b in layout.blocks] + \
+        [("mismatch", g) for g in inversion.errors.groups]
+    inversion.estimates["all_free"] = ml.maximise(base_terms, start_values(parameters),
+                                                  everything)
+
+
+# --------------------------------------------------------------------------- solve
+
+
+def solve(config: RunConfig, inputs: RunInputs, inversion: Inversion) -> None:
+    """Solve the inversion under its error parameters; fill problem, result and totals."""
+    from .state.aggregation import gridded_region_rates, point_region_rates, point_membership
+
+    layout, parameters = inversion.layout, inversion.parameters
+    B = prior_covariance(layout, inversion.prior_state, parameters)
+    R = inversion.errors.covariance(parameters.mismatch_ppm)
+    totals = totals_layout(layout, inputs.regions,
+                           None if layout.points is None else
+                           (layout.points.sources.lon, layout.points.sources.lat))
+    W = scipy.sparse.vstack([totals.matrix, source_totals_matrix(layout)]).tocsr()
+    H = inversion.model.subset(inversion.used).operator
+    problem = InversionProblem(inversion.prior_state, B, H, inversion.innovation + H.forward(
+        inversion.prior_state), R, W, {"net_flux": total_flux_map(layout)})
+    inversion.problem = problem
+    inversion.result = make_solver(config.solver.method).solve(problem)
+    inversion.totals = totals
+    # What the state does not hold: full prior rates minus W x_b (see state.aggregation).
+    priors = inversion.priors
+    step = layout.report_step_hours
+    full = []
+    membership = None if layout.points is None else point_membership(
+        inputs.regions, inputs.grid, layout.points.sources.lon, layout.points.sources.lat)
+    for group, names in zip(totals.groups, totals.group_blocks):
+        rates = np.zeros((len(inputs.regions.names), layout.n_report_steps))
+        for name in names:
+            if layout.points is not None and name == layout.points.name:
+                rates += point_region_rates(priors.in_period(priors.points), membership, step)
+            else:
+                rates += gridded_region_rates(priors.in_period(priors.gridded[name]),
+                                              inputs.regions, inputs.grid, step)
+        if group == "net" and priors.fixed is not None:
+            rates += gridded_region_rates(priors.in_period(priors.fixed), inputs.regions,
+                                          inputs.grid, step)
+        full.append(rates.ravel())
+    full = np.concatenate(full)
+    inversion.constant = full - totals.matrix @ inversion.prior_state
+
+
+# --------------------------------------------------------------------------- search
+
+
+def search_missing_sources(config: RunConfig, inputs: RunInputs, inversion: Inversion,
+                           cache: ArtifactCache, rng: np.random.Generator,
+                           progress: bool = False) -> None:
+    """Rank every candidate cell by the likelihood gain of one more point source there."""
+    settings, grid = config.missing_sources, inputs.grid
+    cells = np.arange(grid.size)
+    if settings.land_only and inputs.land_fraction is not None:
+        cells = np.flatnonzero(inputs.land_fraction.ravel() > 0)
+    x, y = (np.asarray(a, float).ravel()[cells] for a in grid.metric_xy)
+    candidates = StackSources.candidates(x, y, settings.release_height_m)
+    transport, receptors = inputs.transport, inputs.receptors
+    key = cache_key("candidates", transport.cache_parts(), receptors.x, receptors.y,
+                    receptors.height, receptors.hour, x, y, settings.release_height_m)
+    columns = cache.load_or_compute("candidates", key, lambda: {
+        "values": transport.point_sensitivities(candidates, receptors, integrate=True,
+                                                progress=progress)})["values"]
+    n_towers = len(inputs.table)
+    difference = columns[:n_towers] - columns[n_towers:][inputs.background_row]
+    difference = difference[inversion.used]
+    inversion.search = search(inversion.innovation_covariance, inversion.innovation, difference, np.column_stack([x, y]),
+                              settings.significance, settings.simulations, rng,
+                              settings.max_new_sources, settings.exclusion_km * 1000.0)
+    inversion.candidates = np.column_stack([x, y])
+
+
+def with_detected_sources(inputs: RunInputs, inversion: Inversion) -> Inventory:
+    """The inventory with the accepted candidates added as point sources of zero prior
+    emission and a wide prior σ."""
+    grid, points = inputs.grid, inversion.inventory.points
+    accepted = inversion.search.accepted
+    xy = inversion.candidates[[a["index"] for a in accepted]]
+    lon, lat = _metric_to_lonlat(grid, xy[:, 0], xy[:, 1])
+    n = len(accepted)
+    height = inputs.config.missing_sources.release_height_m
+    std = np.array([ACCEPTED_PRIOR_STD_FACTOR * abs(a["rate"]) for a in accepted])
+    new = PointSources(
+        name=np.array([f"detected_{i + 1}" for i in range(n)], dtype=object),
+        lon=lon, lat=lat, stack_height_m=np.full(n, height),
+        sector=np.full(n, "detected", dtype=object), rate_kg_s=np.zeros(n),
+        uncertainty_fraction=np.full(n, np.nan), buoyancy_flux_m4_s3=np.full(n, np.nan),
+        exit_velocity_m_s=np.full(n, np.nan), exit_temperature_k=np.full(n, np.nan),
+        diameter_m=np.full(n, np.nan), profile=np.full(n, "detected", dtype=object),
+        prior_std_kg_s=std)
+    return dataclasses.replace(inversion.inventory, points=PointSources.concatenate([points, new]))
+
+
+def _metric_to_lonlat(grid: Grid, x, y):
+    import pyproj
+
+    from .grid import WGS84
+
+    to_geo = pyproj.Transformer.from_crs(grid.metric_crs, WGS84, always_xy=True)
+    return to_geo.transform(np.asarray(x, float), np.asarray(y, float))
+
+
+# --------------------------------------------------------------------------- run
+
+
+def invert(config: RunConfig, inputs: RunInputs, inventory: Inventory, cache: ArtifactCache,
+           rng: np.random.Generator, timer: StageTimer, progress: bool = False) -> Inversion:
+    """Set up, estimate errors, solve and search, for one inventory."""
+    with timer("set-up"):
+        inversion = set_up(inputs, inventory, cache, progress)
+    with timer("error estimation"):
+        estimate_errors(config, inversion)
+    with timer("solve"):
+        solve(config, inputs, inversion)
+    if config.missing_sources.search:
+        with timer("source search"):
+            search_missing_sources(config, inputs, inversion, cache, rng, progress)
+    return inversion
 
 
 def run(config: RunConfig, progress: bool = False) -> RunSummary:
     """Run the inversion a configuration describes and write its outputs."""
+    from .outputs import write_outputs
+
     timer = StageTimer()
     with timer("inputs"):
         inputs = load_inputs(config)
-    layout, table = inputs.layout, inputs.table
-    with timer("footprints"):
-        footprints, background_fp, background_row = observation_footprints(
-            inputs, progress, ArtifactCache(config.output.cache_dir))
-    with timer("operator"):
-        model_all = difference_model(footprints, background_fp, background_row, layout,
-                                     inputs.prior_hourly)
-        used = table.used.to_numpy()
-        model = model_all.subset(np.flatnonzero(used))
-    with timer("prior"):
-        x_b = prior_state(layout, inputs.prior_hourly)
-        B = prior_covariance(layout, x_b, config.prior_error)
-        errors = config.observations
-
-        def error_covariance(rows):
-            return observation_error_covariance(
-                rows, errors.measurement_error_ppm, errors.model_data_mismatch_ppm,
-                errors.background_error_ppm, errors.error_correlation_hours)
-
-        R = error_covariance(table[used])
-        obs_std = np.sqrt(error_covariance(table).diagonal())
-        W = region_totals_operator(layout, inputs.regions)
-    with timer("solve"):
-        difference = (table.observed - table.background).to_numpy() - model_all.offset
-        problem = InversionProblem(x_b, B, model.operator, difference[used], R, W)
-        result = make_solver(config.solver.method).solve(problem)
-    with timer("outputs"):
-        summary = _write_outputs(inputs, footprints, model_all, problem, result, obs_std, timer)
-    return summary
-
-
-def _region_totals(inputs: RunInputs, result) -> dict:
-    n_regions, n_steps = len(inputs.regions), inputs.layout.n_steps
-    P = period_sum_matrix(inputs.layout, n_regions)
-
-    def std(cov):
-        return np.sqrt(np.clip(np.diag(cov), 0, None))
-
-    return {
-        "prior": result.aggregate_prior.reshape(n_regions, n_steps),
-        "posterior": result.aggregate_posterior.reshape(n_regions, n_steps),
-        "prior_std": std(result.aggregate_prior_covariance).reshape(n_regions, n_steps),
-        "posterior_std": std(result.aggregate_posterior_covariance).reshape(n_regions, n_steps),
-        "period_prior": P @ result.aggregate_prior,
-        "period_posterior": P @ result.aggregate_posterior,
-        "period_prior_std": std(P @ result.aggregate_prior_covariance @ P.T),
-        "period_posterior_std": std(P @ result.aggregate_posterior_covariance @ P.T),
-    }
-
-
-def _truth_totals(inputs: RunInputs, problem) -> dict | None:
-    """Period totals (t) of the true flux per region, for synthetic cases with a truth."""
-    if inputs.truth_hourly is None:
-        return None
-    truth_state = block_mean(inputs.truth_hourly, inputs.layout.step_hours).ravel()
-    P = period_sum_matrix(inputs.layout, len(inputs.regions))
-    return dict(zip(inputs.regions.names, (P @ (problem.aggregation @ truth_state)).tolist()))
-
-
-def _run_diagnostics(inputs: RunInputs, result, totals: dict, truth: dict | None,
-                     residual_prior, residual_posterior, obs_std) -> dict:
-    """The content of diagnostics.json (without run times)."""
-    names = list(inputs.regions.names)
-    period_totals = {}
-    for i, name in enumerate(names):
-        period_totals[name] = {
-            "prior": float(totals["period_prior"][i]),
-            "prior_uncertainty": float(totals["period_prior_std"][i]),
-            "posterior": float(totals["period_posterior"][i]),
-            "posterior_uncertainty": float(totals["period_posterior_std"][i])}
-        if truth is not None:
-            period_totals[name]["truth"] = truth[name]
-    config = inputs.config
-    diagnostics = {
-        **result.diagnostics,
-        "solver": config.solver.method.value,
-        "period": {"start": config.period.start.isoformat(), "end": config.period.end.isoformat()},
-        "units": {"period_totals": "t CO2", "rates": "t h-1"},
-        "city_total_prior": period_totals["city"]["prior"],
-        "city_total_prior_uncertainty": period_totals["city"]["prior_uncertainty"],
-        "city_total_posterior": period_totals["city"]["posterior"],
-        "city_total_posterior_uncertainty": period_totals["city"]["posterior_uncertainty"],
-        "uncertainty_reduction": dict(zip(names, diag.uncertainty_reduction(
-            totals["period_prior_std"], totals["period_posterior_std"]).round(4).tolist())),
-        "period_totals": period_totals,
-        "sites": diag.site_statistics(inputs.table, residual_prior, residual_posterior, obs_std),
-    }
-    if truth is not None:
-        diagnostics["truth_period_totals"] = truth
-    return diagnostics
-
-
-def _write_outputs(inputs, footprints, model_all, problem, result, obs_std, timer):
-    started = time.perf_counter()
-    config, layout, table = inputs.config, inputs.layout, inputs.table
-    totals = _region_totals(inputs, result)
-    truth = _truth_totals(inputs, problem)
-    modelled_prior = table.background.to_numpy() + model_all.simulate(problem.prior_state)
-    modelled_post = table.background.to_numpy() + model_all.simulate(result.posterior_state)
-    observed = table.observed.to_numpy()
-    diagnostics = _run_diagnostics(inputs, result, totals, truth, observed - modelled_prior,
-                                   observed - modelled_post, obs_std)
-
-    period = {"time_coverage_start": config.period.start.isoformat(),
-              "time_coverage_end": config.period.end.isoformat()}
-    attrs = io.global_attributes(f"cityflux posterior CO2 fluxes: {config.name}",
-                                 config.source_text,
-                                 {**period, "solver": config.solver.method.value})
-    posterior_ds = products.posterior_dataset(
-        layout, inputs.regions, problem.prior_state, result.posterior_state,
-        problem.prior_covariance.diagonal() ** 0.5, result.posterior_std, totals, attrs)
-    obs_attrs = io.global_attributes(f"cityflux observations and modelled values: {config.name}",
-                                     config.source_text, period)
-    obs_ds = products.observations_dataset(table, modelled_prior, modelled_post, obs_std,
-                                           inputs.sites, obs_attrs)
-
-    target = config.output.dir
-    with io.staged_directory(target) as staging:
-        io.write_netcdf(posterior_ds, staging / "posterior.nc")
-        io.write_netcdf(obs_ds, staging / "observations.nc")
-        if config.output.footprints:
-            io.write_netcdf(products.footprints_dataset(layout, table, footprints.time_integrated(),
-                                                        obs_attrs), staging / "footprints.nc")
-        if config.output.plots:
-            plotting.plot_all(posterior_ds, obs_ds, inputs.sites, inputs.regions.geometries,
-                              staging / "plots", truth=truth)
-        diagnostics["run_time_seconds"] = {
-            **timer.seconds, "outputs": round(time.perf_counter() - started, 3)}
-        io.write_json(diagnostics, staging / "diagnostics.json")
-    files = sorted(p.relative_to(target) for p in Path(target).rglob("*") if p.is_file())
-    return RunSummary(Path(target), diagnostics, files)
+    cache = ArtifactCache(config.output.cache_dir)
+    rng = np.random.default_rng(config.seed)
+    inversion = invert(config, inputs, inputs.inventory, cache, rng, timer, progress)
+    first = None
+    if config.missing_sources.detect and inversion.search is not None and inversion.search.accepted:
+        log.info("adding %d detected source(s) and inverting again",
+                 len(inversion.search.accepted))
+        first = inversion
+        inversion = invert(config, inputs, with_detected_sources(inputs, inversion), cache, rng,
+                           timer, progress)
+    return write_outputs(inputs, inversion, timer, first_pass=first)

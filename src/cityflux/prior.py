@@ -1,36 +1,36 @@
-"""The prior: state vector x_b from a gridded flux, and its error covariance B."""
+"""``cityflux prior``: build a config's inventory and write it as prior.nc."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from .covariance import KroneckerCovariance, exponential_correlation
-from .inventory.gridded import block_mean
-from .state import StateLayout
+from . import io
+from .errors import ConfigError
+from .inventory.priorfile import prior_dataset
 
 
-def prior_state(layout: StateLayout, hourly_flux: np.ndarray) -> np.ndarray:
-    """x_b: the prior flux averaged over each flux time step, flattened (µmol m⁻² s⁻¹)."""
-    return block_mean(hourly_flux, layout.step_hours).ravel()
+def write_prior(config, out) -> tuple[Path, str]:
+    """Write the hourly prior of ``config`` (its inventory section) to ``out``.
 
-
-def prior_error_std(state: np.ndarray, relative: float, floor: float) -> np.ndarray:
-    """σ = max(relative × |x_b|, floor) for every state element."""
-    return np.maximum(relative * np.abs(state), floor)
-
-
-def prior_covariance(layout: StateLayout, state: np.ndarray, settings) -> KroneckerCovariance:
-    """B = D (C_time ⊗ C_y ⊗ C_x) D from a :class:`PriorErrorConfig`.
-
-    Distances along y and x are measured in the grid's metric frame (km); on a lat/lon grid
-    the mean cell size is used, a fair approximation over a city.
+    Returns the path and a one-line summary.
     """
-    grid = layout.grid
-    dx, dy = (np.mean(size) / 1000.0 for size in grid.metric_cell_size)
-    x_km, y_km = np.arange(grid.nx) * dx, np.arange(grid.ny) * dy
-    length = settings.correlation_length_km
-    factors = [exponential_correlation(layout.step_centres_hours, settings.correlation_time_hours),
-               exponential_correlation(y_km, length),
-               exponential_correlation(x_km, length)]
-    std = prior_error_std(state, settings.relative, settings.floor_umol_m2_s)
-    return KroneckerCovariance(std, factors)
+    from .pipeline import read_domain, read_inventory
+
+    if config.inventory is None:
+        raise ConfigError(f"{config.source_path}: 'cityflux prior' needs an 'inventory' "
+                          "section (sources to build the prior from)")
+    grid, _, land = read_domain(config)
+    inventory = read_inventory(config.inventory, None, config, grid, land)
+    period = config.period
+    hours = int((period.end - period.start).total_seconds() // 3600) + config.transport.hours_back
+    start = np.datetime64(period.start, "ns") - np.timedelta64(config.transport.hours_back, "h")
+    times = start + np.arange(hours) * np.timedelta64(1, "h")
+    attrs = io.global_attributes(f"cityflux prior CO2 fluxes: {config.name}", config.source_text,
+                                 {"time_coverage_start": str(times[0])[:19],
+                                  "time_coverage_end": str(times[-1] + np.timedelta64(1, "h"))[:19]})
+    path = io.write_netcdf(prior_dataset(inventory, times, attrs), Path(out))
+    summary = (f"{len(inventory.sectors)} gridded sector(s) ({', '.join(inventory.sectors)}), "
+               f"{len(inventory.points)} stack source(s), {hours} hours from {str(times[0])[:16]}")
+    return path, summary

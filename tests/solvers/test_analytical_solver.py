@@ -198,3 +198,24 @@ def test_make_solver():
     assert make_solver("analytical").name == "analytical"
     with pytest.raises(KeyError):
         make_solver("ensemble_kalman")
+
+
+def test_innovation_and_residual_variances(case):
+    """diag(S) is the variance of y − H x_b and diag(R S⁻¹ R) that of y − H x_a: checked
+    against the dense formulas and against Monte Carlo draws from the model's own
+    statistics (so per-site χ² normalised by them is about 1, not below 1)."""
+    result = case["result"]
+    B_dense, H_dense, R_dense, x_b = case["B"], case["H"], case["R"], case["x_b"]
+    rng = np.random.default_rng(5)
+    S = H_dense @ B_dense @ H_dense.T + R_dense
+    _close(result.innovation_variance, np.diag(S))
+    _close(result.residual_variance, np.diag(R_dense @ np.linalg.solve(S, R_dense)))
+    draws = 4000
+    truth = x_b[:, None] + np.linalg.cholesky(B_dense) @ rng.standard_normal((N, draws))
+    noise = np.linalg.cholesky(R_dense) @ rng.standard_normal((M, draws))
+    ys = H_dense @ truth + noise
+    gain = B_dense @ H_dense.T @ np.linalg.inv(S)
+    residuals = ys - H_dense @ (x_b[:, None] + gain @ (ys - H_dense @ x_b[:, None]))
+    ratio = residuals.var(axis=1) / result.residual_variance
+    assert np.all(np.abs(ratio - 1) < 0.12), ratio          # SE of a variance ≈ 2.2 %
+    assert np.all(result.residual_variance < R_dense.diagonal())

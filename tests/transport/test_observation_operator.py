@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
+from cityflux.config import GriddedBlockConfig, OffsetBlockConfig, PointBlockConfig, SectorKind
 from cityflux.grid import Grid
-from cityflux.inventory.gridded import block_mean
-from cityflux.observation_model import ObservationModel, difference_model
-from cityflux.state import StateLayout
+from cityflux.inventory.points import PointSources
+from cityflux.observation_model import HourlyPriors, Sensitivities, build_observation_model
+from cityflux.state import GriddedBlock, OffsetBlock, PointSourceBlock, StateLayout
+from cityflux.state.prior import prior_state
 from cityflux.transport.footprints import (
     Footprints,
     SparseObservationOperator,
@@ -155,62 +157,130 @@ def test_time_integrated_sums_over_hours_back():
     assert observation_operator(fp, 12, 1).matrix.toarray()[1].sum() == 0.0
 
 
-# --------------------------------------------------------------------------- difference model
+# --------------------------------------------------------------------------- block model
 
 
 @pytest.fixture
 def model_case():
+    """Towers and a background site over a masked gridded block, stacks and an offset
+    block, with an hourly prior that covers 8 hours before the period."""
     rng = np.random.default_rng(9)
     grid = Grid("EPSG:32650", 400000.0, 404000.0, 1000.0, 3480000.0, 3483000.0, 1000.0)
-    layout = StateLayout(grid, np.datetime64("2025-07-01T00", "ns"), n_steps=4, step_hours=6)
-    n_hours, n_cells = layout.n_hours, grid.size
-    tower = _random_fp(rng, n_obs=9, n_cells=n_cells, n_hours=n_hours, max_back=8, nnz=300)
-    background = _random_fp(rng, n_obs=4, n_cells=n_cells, n_hours=n_hours, max_back=8, nnz=120)
-    background_row = rng.integers(0, 4, 9)
-    return rng, layout, tower, background, background_row
+    n_hours, spinup, n_cells = 24, 8, grid.size
+    cells = np.array([0, 2, 3, 5, 6, 7, 10, 11])           # the block's mask
+    block = GriddedBlock(name="fossil", kind=SectorKind.FOSSIL, sectors=("a",), grid=grid,
+                         cells=cells, n_steps=4, step_hours=6,
+                         settings=GriddedBlockConfig(name="fossil"))
+    sources = PointSources(
+        name=np.array(["s1", "s2"], dtype=object), lon=np.zeros(2), lat=np.zeros(2),
+        stack_height_m=np.full(2, 100.0), sector=np.full(2, "energy", dtype=object),
+        rate_kg_s=np.array([20.0, 5.0]), uncertainty_fraction=np.full(2, np.nan),
+        buoyancy_flux_m4_s3=np.full(2, np.nan), exit_velocity_m_s=np.full(2, np.nan),
+        exit_temperature_k=np.full(2, np.nan), diameter_m=np.full(2, np.nan),
+        profile=np.full(2, "energy", dtype=object))
+    points = PointSourceBlock(sources=sources, settings=PointBlockConfig(), n_steps=2,
+                              step_hours=12)
+    offsets = OffsetBlock(name="bias", groups=("T1", "T2"), n_steps=2, step_hours=12,
+                          settings=OffsetBlockConfig(name="bias"))
+    layout = StateLayout(grid, np.datetime64("2025-07-01T00", "ns"), n_hours, 6,
+                         (block, points, offsets))
+    max_back = 8
+    tower = _random_fp(rng, n_obs=9, n_cells=n_cells, n_hours=n_hours, max_back=max_back, nnz=300)
+    background = _random_fp(rng, n_obs=4, n_cells=n_cells, n_hours=n_hours, max_back=max_back,
+                            nnz=120)
+    row = rng.integers(0, 4, 9)
+    sensitivity = Sensitivities(tower, background, row,
+                                rng.uniform(0, 1e-2, (9, 2, max_back + 1)),
+                                rng.uniform(0, 1e-2, (4, 2, max_back + 1)))
+    priors = HourlyPriors(spinup, {"fossil": rng.normal(3.0, 4.0, (spinup + n_hours, n_cells))},
+                          fixed=rng.normal(0.0, 1.0, (spinup + n_hours, n_cells)),
+                          points=rng.uniform(1.0, 30.0, (spinup + n_hours, 2)))
+    sites = rng.choice(["T1", "T2"], 9)
+    x_b = prior_state(layout, priors)
+    model = build_observation_model(layout, sites, sensitivity, priors, x_b)
+    return rng, layout, sensitivity, priors, sites, x_b, model
 
 
-def test_difference_model_constant_prior_has_no_offset(model_case):
-    rng, layout, tower, background, row = model_case
-    step_values = rng.normal(5.0, 2.0, (layout.n_steps, *layout.grid.shape))
-    prior = np.repeat(step_values, layout.step_hours, axis=0)
-    model = difference_model(tower, background, row, layout, prior)
-    assert isinstance(model, ObservationModel)
-    np.testing.assert_allclose(model.offset, 0.0, atol=1e-12)
-    assert model.operator.shape == (9, layout.size)
+def _full_prediction(sensitivity, priors):
+    """Σ over every emission hour (the spin-up included) of footprint × hourly prior."""
+    def surface(fp):
+        total = np.zeros(fp.n_obs)
+        hourly = priors.gridded["fossil"] + priors.fixed
+        for r, c, b, v in zip(fp.rows, fp.cells, fp.hours_back, fp.values):
+            total[r] += v * hourly[fp.obs_hour[r] - b + priors.spinup, c]
+        return total
+
+    def stacks(values, obs_hour):
+        total = np.zeros(values.shape[0])
+        for i in range(values.shape[0]):
+            for k in range(values.shape[2]):
+                total[i] += values[i, :, k] @ priors.points[obs_hour[i] - k + priors.spinup]
+        return total
+
+    tower = surface(sensitivity.tower) + stacks(sensitivity.points_tower,
+                                                sensitivity.tower.obs_hour)
+    background = surface(sensitivity.background) + stacks(sensitivity.points_background,
+                                                           sensitivity.background.obs_hour)
+    return tower - background[sensitivity.background_row]
 
 
-def test_difference_model_reproduces_hourly_prior(model_case):
-    rng, layout, tower, background, row = model_case
-    prior = rng.normal(3.0, 4.0, (layout.n_hours, *layout.grid.shape))
-    model = difference_model(tower, background, row, layout, prior)
-    H_tower = observation_operator(tower, layout.n_hours, 1).matrix.toarray()
-    H_background = observation_operator(background, layout.n_hours, 1).matrix.toarray()
-    expected = H_tower @ prior.ravel() - H_background[row] @ prior.ravel()
-    state = block_mean(prior, layout.step_hours).ravel()
-    simulated = model.simulate(state)
-    assert np.max(np.abs(model.offset)) > 1e-3  # the within-step shape matters here
-    np.testing.assert_allclose(simulated, expected, rtol=1e-10,
+def test_prior_state_reproduces_the_full_hourly_prior(model_case):
+    """H x_b + offset equals the sensitivities applied to the hourly prior, including the
+    hours before the period (their emissions reach the first observations), the cells
+    outside the mask, the sectors in no block and the point sources' hourly shape."""
+    rng, layout, sensitivity, priors, sites, x_b, model = model_case
+    expected = _full_prediction(sensitivity, priors)
+    np.testing.assert_allclose(model.simulate(x_b), expected, rtol=1e-10,
                                atol=1e-10 * np.abs(expected).max())
+    spinup_only = HourlyPriors(priors.spinup,
+                               {"fossil": np.where(np.arange(len(priors.points))[:, None]
+                                                   < priors.spinup, priors.gridded["fossil"], 0.0)},
+                               points=np.zeros_like(priors.points))
+    before = _full_prediction(sensitivity, HourlyPriors(
+        priors.spinup, spinup_only.gridded, np.zeros_like(priors.fixed), spinup_only.points))
+    assert np.abs(before).max() > 1e-3   # the hours before the period matter in this case
 
 
-def test_difference_model_operator_is_tower_minus_background(model_case):
-    rng, layout, tower, background, row = model_case
-    prior = rng.normal(size=(layout.n_hours, *layout.grid.shape))
-    model = difference_model(tower, background, row, layout, prior)
-    step = layout.step_hours
-    expected = (_dense_reference(tower, layout.n_hours, step)
-                - _dense_reference(background, layout.n_hours, step)[row])
-    np.testing.assert_allclose(model.operator.matrix.toarray(), expected, rtol=1e-14,
-                               atol=1e-15)
+def test_block_operator_is_tower_minus_background(model_case):
+    rng, layout, sensitivity, priors, sites, x_b, model = model_case
+    H = model.operator.matrix.toarray()
+    block = layout.block("fossil")
+    dense_tower = _dense_reference(sensitivity.tower, layout.n_hours, 6)
+    dense_background = _dense_reference(sensitivity.background, layout.n_hours, 6)
+    full = (dense_tower - dense_background[sensitivity.background_row]).reshape(9, 4, -1)
+    np.testing.assert_allclose(H[:, layout.slice("fossil")],
+                               full[:, :, block.cells].reshape(9, -1), rtol=1e-14, atol=1e-15)
+    offsets = H[:, layout.slice("bias")]
+    assert np.all(offsets.sum(axis=1) == 1.0)
+    hours = sensitivity.tower.obs_hour
+    for i in range(9):
+        column = (hours[i] // 12) * 2 + (0 if sites[i] == "T1" else 1)
+        assert offsets[i, column] == 1.0
     for _ in range(3):
         _dot_test(model.operator, rng)
 
 
+def test_point_columns_follow_the_hourly_shape(model_case):
+    """A point column is Σ_lags sensitivity × rate(hour) / mean rate of the hour's step."""
+    rng, layout, sensitivity, priors, sites, x_b, model = model_case
+    H = model.operator.matrix.toarray()[:, layout.slice("point_sources")]
+    rates = priors.points[priors.spinup:]
+    means = rates.reshape(2, 12, 2).mean(axis=1)
+    expected = np.zeros((9, 2, 2))
+    for values, hours, sign, rows in (
+            (sensitivity.points_tower, sensitivity.tower.obs_hour, 1.0, np.arange(9)),
+            (sensitivity.points_background, sensitivity.background.obs_hour, -1.0,
+             sensitivity.background_row)):
+        for i, r in enumerate(rows):
+            for k in range(values.shape[2]):
+                hour = hours[r] - k
+                if 0 <= hour < 24:
+                    expected[i, hour // 12] += sign * values[r, :, k] * rates[hour] / means[hour // 12]
+    np.testing.assert_allclose(H, expected.reshape(9, 4), rtol=1e-12, atol=1e-15)
+
+
 def test_observation_model_subset(model_case):
-    rng, layout, tower, background, row = model_case
-    prior = rng.normal(size=(layout.n_hours, *layout.grid.shape))
-    model = difference_model(tower, background, row, layout, prior)
+    rng, layout, sensitivity, priors, sites, x_b, model = model_case
     rows = np.array([1, 4, 7])
     part = model.subset(rows)
     x = rng.normal(size=layout.size)

@@ -18,8 +18,8 @@ from ..errors import InputError
 
 DPI = 120
 
-FLUX_VARS = ("flux_prior", "flux_posterior")
-SIGMA_VARS = ("flux_prior_uncertainty", "flux_posterior_uncertainty")
+FLUX_VARS = ("net_flux_prior", "net_flux_posterior")
+SIGMA_VARS = ("net_flux_prior_uncertainty", "net_flux_posterior_uncertainty")
 PRIOR_COLOR = "tab:blue"
 POSTERIOR_COLOR = "tab:red"
 HALO = [patheffects.withStroke(linewidth=2.5, foreground="white")]

@@ -191,8 +191,8 @@ def plot_flux_maps(
     Parameters
     ----------
     posterior : xarray.Dataset
-        Run output as read from ``posterior.nc``: ``flux_prior``, ``flux_posterior``
-        (and optionally ``flux_prior_uncertainty``, ``flux_posterior_uncertainty``) on
+        Run output as read from ``posterior.nc``: ``net_flux_prior``, ``net_flux_posterior``
+        (and optionally their ``_uncertainty`` variables) on
         ``(time, y, x)`` with 2-D ``lat(y, x)``/``lon(y, x)`` coordinates, or on a
         geographic ``(time, lat, lon)`` grid with 1-D ``lat``/``lon``.
     sites : pandas.DataFrame or None
@@ -223,12 +223,12 @@ def plot_flux_maps(
     common.require(posterior, common.FLUX_VARS, "posterior")
     out = common.ensure_dir(out_dir)
     ctx = _MapContext(posterior, sites, regions)
-    units = common.pretty_units(posterior["flux_prior"].attrs.get("units", "umol m-2 s-1"))
+    units = common.pretty_units(posterior[common.FLUX_VARS[0]].attrs.get("units", "umol m-2 s-1"))
     period = common.period(posterior)
     when = f"\nmean {period}" if period else ""
 
-    prior = common.field(posterior["flux_prior"], ctx.dims)
-    post = common.field(posterior["flux_posterior"], ctx.dims)
+    prior = common.field(posterior[common.FLUX_VARS[0]], ctx.dims)
+    post = common.field(posterior[common.FLUX_VARS[1]], ctx.dims)
     paths: list[Path] = []
 
     vals = common.finite(prior, post)

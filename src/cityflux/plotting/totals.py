@@ -53,6 +53,8 @@ def plot_totals(
     """
     names = ("period_total_prior", "period_total_posterior")
     common.require(posterior, names, "posterior")
+    if "sector_group" in posterior.dims:  # the net totals (every block, biosphere included)
+        posterior = posterior.sel(sector_group="net")
     out = common.ensure_dir(out_dir)
     prior = posterior["period_total_prior"]
     labels = next((prior[name] for name in ("region_name", "region") if name in prior.coords),
@@ -115,7 +117,7 @@ def plot_totals(
     ax.grid(True, axis="y", linewidth=0.4, alpha=0.5)
     ax.set_axisbelow(True)
     period = common.period(posterior)
-    ax.set_title("CO₂ totals per region" + (f"\n{period}" if period else ""), fontsize=10)
+    ax.set_title("Net CO₂ flux per region" + (f"\n{period}" if period else ""), fontsize=10)
     ax.legend(fontsize=8, loc="upper right", framealpha=0.9)
     return [common.save(fig, out, "totals.png")]
 

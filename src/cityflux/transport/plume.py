@@ -16,7 +16,9 @@ import numpy as np
 from ..errors import InputError
 from ..units import air_molar_density
 from . import kernels
+from .base import Receptors, Transport, code_fingerprint
 from .footprints import Footprints
+from .stacks import StackSources, stack_sensitivities
 from .stability import (StabilityMethod, solar_elevation_deg, stability_from_obukhov,
                         stability_from_wind_and_radiation)
 
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 NEAR_FIELD_FACTOR = 3.0
 #: Receptors computed per kernel call (one progress-bar step).
 CHUNK = 64
+#: Height of the winds in the meteorology, m (CF eastward_wind at 10 m, as ERA5's u10).
+WIND_REFERENCE_HEIGHT_M = 10.0
 
 
 def _progress(chunks, show: bool):
@@ -111,3 +115,60 @@ def plume_footprints(grid, receptor_x, receptor_y, receptor_z, obs_hour, met: di
     footprints = Footprints.concatenate(parts)
     log.info("footprints: %d observations, %d non-zero cell-hours", n_obs, footprints.values.size)
     return footprints
+
+
+class GaussianPlumeTransport(Transport):
+    """Steady Gaussian plumes under hourly, domain-representative meteorology.
+
+    Surface fluxes: for each observation hour a steady plume under that hour's meteorology
+    links every cell to the receptor (:func:`plume_footprints`). Stack sources: the plume
+    of each emission hour under that hour's meteorology, with plume rise, reaching the
+    receptor after its travel time (:mod:`cityflux.transport.stacks`).
+    """
+
+    def __init__(self, settings, grid, met, start, where: str = "meteorology"):
+        self.settings, self.grid, self.met, self.where = settings, grid, met, where
+        self.start = np.datetime64(start, "ns")
+        self.hours_back = int(settings.hours_back)
+
+    def _times(self, hours) -> np.ndarray:
+        return self.start + np.asarray(hours, np.int64) * np.timedelta64(1, "h")
+
+    def surface_footprints(self, receptors: Receptors, progress: bool = False) -> Footprints:
+        times = self._times(receptors.hour)
+        met = self.met.at(times, self.where)
+        stability = stability_classes(met, times, self.settings, self.grid.centre_lonlat,
+                                      self.where)
+        return plume_footprints(self.grid, receptors.x, receptors.y, receptors.height,
+                                receptors.hour, met, stability, self.settings,
+                                progress=progress)
+
+    def point_sensitivities(self, sources: StackSources, receptors: Receptors,
+                            integrate: bool = False, progress: bool = False) -> np.ndarray:
+        first = -self.hours_back
+        hours = np.arange(first, int(receptors.hour.max()) + 1)
+        times = self._times(hours)
+        met = self.met.at(times, f"{self.where} (stack plumes need the {self.hours_back} "
+                                 "hours before the period too)")
+        stability = stability_classes(met, times, self.settings, self.grid.centre_lonlat,
+                                      self.where)
+        return stack_sensitivities(sources, receptors.x, receptors.y, receptors.height,
+                                   receptors.hour - first, met, stability, self.settings,
+                                   self.hours_back, integrate_lags=integrate, progress=progress,
+                                   plume_rise=self.settings.plume_rise,
+                                   reference_height_m=WIND_REFERENCE_HEIGHT_M)
+
+    def cache_parts(self) -> tuple:
+        return (code_fingerprint(), self.settings, self.grid, self.start, self.met.time,
+                self.met.values)
+
+
+def stack_sources(points, grid) -> StackSources:
+    """The stack sources of a :class:`~cityflux.inventory.points.PointSources` table in the
+    grid's metric frame."""
+    x, y = grid.to_metric(points.lon, points.lat)
+    return StackSources(np.asarray(x, float), np.asarray(y, float), points.stack_height_m,
+                        buoyancy_flux_m4_s3=points.buoyancy_flux_m4_s3,
+                        exit_velocity_m_s=points.exit_velocity_m_s,
+                        exit_temperature_k=points.exit_temperature_k,
+                        diameter_m=points.diameter_m)
