@@ -4,7 +4,8 @@ Observations are simulated with the puff transport through a perturbed wind fiel
 plume that inverts them). With a 2 Mt/yr stack removed from the inventory, the search must
 find it at (or next to) its cell; with no point source missing, and only the diffuse errors
 of the inventory (roads, residential totals, a shifted population proxy), it must report
-nothing. The Monte Carlo threshold follows the config's seed.
+nothing. The Monte Carlo threshold follows the config's seed. The same city also checks
+a state without any gridded block (stacks and offsets only).
 """
 
 from pathlib import Path
@@ -98,3 +99,31 @@ def test_threshold_follows_the_seed(ring_run):
     assert thresholds[0] == thresholds[1]
     assert thresholds[0] != thresholds[2]
     assert abs(thresholds[0] - thresholds[2]) < 0.2   # 2000 draws: a stable quantile
+
+
+@pytest.mark.slow
+def test_a_state_of_stacks_and_offsets_only(tmp_path):
+    """No gridded block at all (every source a stack) plus a shared daily offset: every
+    stage, output and diagnostic works on that combination of blocks."""
+    import xarray as xr
+
+    generate(_ring_city(False), tmp_path)
+    config = _config(tmp_path)
+    config = load_config(config.source_path, [
+        f"output.dir={tmp_path / 'out'}", "output.plots=false", "output.cache_dir=null",
+        "inventory.line_sources=[]", "inventory.area_sources=[]", "inventory.gridded=[]",
+        "inventory.point_sources.stack_min_height_m=0", "state.gridded=[]",
+        "state.offsets=[{name: bias, sites: all_sites, time_step_hours: 24, error_ppm: 1.0}]",
+        "missing_sources.detect=false"])
+    summary = pipeline.run(config)
+    d = summary.diagnostics
+    assert set(d["blocks"]) == {"point_sources", "bias"}
+    assert d["blocks"]["bias"]["elements"] == 4            # one offset per day
+    assert len(d["point_sources"]) == 5                     # the boilers, now stacks
+    assert abs(d["reduced_chi2"] - 1) < 3 * np.sqrt(2 / d["n_obs"])
+    with xr.open_dataset(summary.output_dir / "posterior.nc") as ds:
+        assert ds.sizes["sector"] == 0 and ds.sizes["source"] == 5 and ds.sizes["offset"] == 4
+        assert list(map(str, ds["sector_group"].values)) == ["point_sources", "net"]
+        net = ds["net_flux_posterior_uncertainty"].values
+        assert np.isfinite(net).all() and net.max() > 0      # the stacks' cells only
+        assert (ds["offset_posterior_uncertainty"] < ds["offset_prior_uncertainty"]).all()

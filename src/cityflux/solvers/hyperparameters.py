@@ -202,6 +202,10 @@ def profile_length(make_terms, lengths_km, start: dict, free: list, block: str) 
     nll = np.array([fit.negative_log_likelihood for fit in fits])
     best = int(np.argmin(nll))
     inside = np.flatnonzero(nll <= nll[best] + 0.5)
+    if best in (0, len(lengths_km) - 1):
+        log.warning("correlation length of %s: the likelihood is largest at the edge of the "
+                    "lengths tried (%.3g km); the data may want a length outside %.3g–%.3g km",
+                    block, lengths_km[best], lengths_km[0], lengths_km[-1])
     estimate = fits[best]
     estimate.lengths[block] = float(lengths_km[best])
     estimate.length_interval[block] = (float(lengths_km[inside.min()]),

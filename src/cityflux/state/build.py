@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import GriddedBlockConfig, OffsetSites, PointResolution, SectorKind
+from ..config import GriddedBlockConfig, OffsetSites, PointResolution
 from ..errors import ConfigError
 from ..observation_model import HourlyPriors
 from .blocks import GriddedBlock, OffsetBlock, PointSourceBlock
@@ -14,12 +14,20 @@ from .layout import StateLayout
 DEFAULT_BLOCK = "flux"
 
 
+def gridded_block_configs(config, inventory) -> tuple:
+    """The gridded blocks of the config; without any, one block ``flux`` holding every
+    sector, or none at all when the prior has no gridded sector (stacks only)."""
+    if config.state.gridded:
+        return config.state.gridded
+    return (GriddedBlockConfig(name=DEFAULT_BLOCK),) if inventory.sectors else ()
+
+
 def block_sectors(config, inventory) -> dict[str, tuple[str, ...]]:
     """The inventory sectors of every gridded block; each sector is in at most one block.
 
     A block with an empty ``sectors`` list takes every sector that no other block names.
     """
-    blocks = config.state.gridded or (GriddedBlockConfig(name=DEFAULT_BLOCK),)
+    blocks = gridded_block_configs(config, inventory)
     known = inventory.sectors
     claimed: dict[str, str] = {}
     for i, block in enumerate(blocks):
@@ -83,7 +91,7 @@ def build_layout(config, grid, inventory, priors: HourlyPriors, regions, land_fr
     n_hours = int((period.end - period.start).total_seconds() // 3600)
     default_step = period.flux_time_step_hours
     blocks = []
-    configs = config.state.gridded or (GriddedBlockConfig(name=DEFAULT_BLOCK),)
+    configs = gridded_block_configs(config, inventory)
     sectors = block_sectors(config, inventory)
     for i, block in enumerate(configs):
         step = block.flux_time_step_hours or default_step
@@ -106,5 +114,3 @@ def build_layout(config, grid, inventory, priors: HourlyPriors, regions, land_fr
     return StateLayout(grid, np.datetime64(period.start, "ns"), n_hours, default_step,
                        tuple(blocks))
 
-
-__all__ = ["SectorKind", "block_sectors", "build_layout", "hourly_priors"]
