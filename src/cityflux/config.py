@@ -88,9 +88,10 @@ def _key(help: str, default=dataclasses.MISSING, *, min=None, max=None, above=No
 class AxisConfig:
     """A regular grid axis: cell edges from ``start`` to ``stop`` every ``step``."""
 
-    start: float = _key("first cell edge, in grid CRS units (m, or degrees east/north)")
-    stop: float = _key("last cell edge, in grid CRS units")
-    step: float = _key("cell size, in grid CRS units", above=0.0)
+    start: float = _key("first cell edge, in grid CRS units (m, or degrees east/north)",
+                        min=-2.1e7, max=2.1e7)
+    stop: float = _key("last cell edge, in grid CRS units", min=-2.1e7, max=2.1e7)
+    step: float = _key("cell size, in grid CRS units", above=0.0, max=1e6)
 
 
 @dataclass(frozen=True, kw_only=True)
