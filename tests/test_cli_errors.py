@@ -500,3 +500,32 @@ def test_parser_set_accumulates():
     args = build_parser().parse_args(["run", "c.yaml", "--set", "a=1", "--set", "b.c=2"])
     assert args.overrides == ["a=1", "b.c=2"] and args.command == "run"
     assert build_parser().parse_args(["validate", "c.yaml"]).overrides == []
+
+
+def test_output_dir_that_is_not_a_cityflux_output_is_refused(capsys, tmp_path):
+    """A run replaces output.dir whole; a folder of other files (data, configs) must not be
+    wiped, whatever the config says."""
+    precious = tmp_path / "data"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work\n")
+    for command in ("validate", "run"):
+        code, out, err = _cli(capsys, command, DEMO_CONFIG, "--set", f"output.dir={precious}")
+        _check_error_output(code, out, err, 2, "is not an earlier cityflux output")
+    assert (precious / "thesis.tex").read_text() == "years of work\n"
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    code, out, err = _cli(capsys, "validate", DEMO_CONFIG, "--set", f"output.dir={afile}")
+    _check_error_output(code, out, err, 2, "is a file; expected a folder")
+
+
+def test_prior_out_must_be_a_file(capsys, tmp_path):
+    code, out, err = _cli(capsys, "prior", DEMO_CONFIG, "--out", tmp_path)
+    _check_error_output(code, out, err, 2, "is a folder; give the path of the NetCDF file")
+
+
+def test_validate_checks_the_state_section(capsys):
+    code, out, err = _cli(capsys, "validate", DEMO_CONFIG,
+                          "--set", "state.gridded[0].sectors=[residential, roads]")
+    _check_error_output(code, out, err, 2, "sector 'roads' is not in the prior")
+    code, out, err = _cli(capsys, "validate", DEMO_CONFIG, "--set", "state.gridded=[]")
+    assert code == 0 and "state blocks: flux (100,800), point_sources (3)" in out

@@ -125,8 +125,7 @@ def twin(tmp_path_factory):
     layout = inversion.layout
     B = prior_covariance(layout, inversion.prior_state, inversion.parameters)
     R = inversion.errors.covariance(inversion.parameters.mismatch_ppm)
-    totals = totals_layout(layout, inputs.regions, (layout.points.sources.lon,
-                                                    layout.points.sources.lat))
+    totals = totals_layout(layout, inputs.regions)
     net = totals.groups.index("net")
     rows = np.arange(totals.n_rows).reshape(len(totals.groups), len(totals.regions), -1)
     city = list(totals.regions).index("city")

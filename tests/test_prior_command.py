@@ -51,3 +51,36 @@ def test_prior_command_needs_an_inventory(tmp_path, capsys):
                  "prior/biosphere.nc"])
     assert code == 2
     assert "'cityflux prior' needs an 'inventory' section" in capsys.readouterr().err
+
+
+def test_sources_found_by_the_search_join_tabulated_stacks(tmp_path):
+    """A prior read back from prior.nc tabulates its stacks' hourly rates; the sources the
+    search adds (profiled, zero rate) must join them (a run with inputs.prior_flux and
+    missing_sources.detect)."""
+    from cityflux.grid import Grid
+    from cityflux.inventory.builder import inventory_from_file
+    from cityflux.inventory.points import PointSources
+
+    out = tmp_path / "prior.nc"
+    assert main(["prior", str(DEMO_CONFIG), "--out", str(out)]) == 0
+    config = load_config(DEMO_CONFIG)
+    grid = Grid.from_config(config.domain)
+    inventory = inventory_from_file(out, grid, config.domain.utc_offset_hours)
+    stacks = inventory.points
+    assert stacks.hourly_rates is not None
+    nan = np.full(1, np.nan)
+    found = PointSources(name=np.array(["detected_1"], dtype=object), lon=np.array([117.0]),
+                         lat=np.array([31.5]), stack_height_m=np.array([50.0]),
+                         sector=np.array(["detected"], dtype=object), rate_kg_s=np.zeros(1),
+                         uncertainty_fraction=nan, buoyancy_flux_m4_s3=nan,
+                         exit_velocity_m_s=nan, exit_temperature_k=nan, diameter_m=nan,
+                         profile=np.array(["detected"], dtype=object),
+                         prior_std_kg_s=np.array([20.0]))
+    merged = PointSources.concatenate([stacks, found], inventory.profiles,
+                                      inventory.utc_offset_hours)
+    assert list(merged.name) == [*stacks.name, "detected_1"]
+    times = stacks.hourly_times
+    rates = merged.hourly(times, inventory.profiles, inventory.utc_offset_hours)
+    np.testing.assert_array_equal(rates[:, :-1], stacks.hourly_rates)
+    assert np.all(rates[:, -1] == 0.0)
+    assert np.isnan(merged.prior_std_kg_s[:-1]).all() and merged.prior_std_kg_s[-1] == 20.0

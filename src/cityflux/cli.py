@@ -113,12 +113,15 @@ def _dispatch(args) -> int:
         print(f"prior written to {path}: {summary}")
         return 0
     if args.command == "validate":
-        from .pipeline import load_inputs
+        from .pipeline import check_output_dir, load_inputs, plan_state
 
         inputs = load_inputs(config)
+        _, layout = plan_state(inputs, inputs.inventory)
+        check_output_dir(config)
         print(f"{args.config}: OK — grid {inputs.grid.ny}×{inputs.grid.nx}, "
               f"{inputs.n_hours} hours, prior sectors: {', '.join(inputs.inventory.sectors)}, "
-              f"{len(inputs.inventory.points)} stack source(s), "
+              f"{len(inputs.inventory.points)} stack source(s), state blocks: "
+              f"{', '.join(f'{b.name} ({b.size:,})' for b in layout.blocks)}, "
               f"{int(inputs.table.used.sum())} of {len(inputs.table)} tower observations "
               f"selected, regions: {', '.join(inputs.regions.names)}")
         return 0
@@ -160,10 +163,10 @@ def summary_table(summary) -> str:
     def totals_rows(entries, reduction):
         rows = []
         for name, t in entries.items():
-            gain = reduction.get(name, 0.0)
+            gain = reduction.get(name)
             row = [name, _amount(t["prior"], t["prior_uncertainty"]),
                    _amount(t["posterior"], t["posterior_uncertainty"]),
-                   f"{gain:.0%}" if gain >= 0 else "–"]
+                   f"{gain:.0%}" if gain is not None and gain >= 0 else "–"]
             rows.append(row + ([_amount(t["truth"])] if has_truth else []))
         return rows
 

@@ -77,6 +77,9 @@ def _key(help: str, default=dataclasses.MISSING, *, min=None, max=None, above=No
          must_exist=False):
     """Declare a config key: its help text, default and checks (``above``: strictly greater)."""
     meta = {"help": help, "min": min, "max": max, "above": above, "must_exist": must_exist}
+    if isinstance(default, type) and dataclasses.is_dataclass(default):
+        # a section whose keys all take their defaults when it is left out
+        return field(default_factory=default, metadata={**meta, "section": True})
     if default is dataclasses.MISSING:
         return field(metadata=meta)
     if isinstance(default, list):
@@ -258,7 +261,7 @@ class GriddedBlockConfig:
                             SectorKind.OTHER)
     sectors: tuple[str, ...] = _key("inventory sectors in this block; empty: every sector no "
                                     "other block claims", [])
-    mask: MaskConfig = _key("where the block can change the prior", None)
+    mask: MaskConfig = _key("where the block can change the prior", MaskConfig)
     flux_time_step_hours: typing.Optional[int] = _key("flux time step of this block, hours "
                                                       "(a multiple of period."
                                                       "flux_time_step_hours); null: the "
@@ -325,7 +328,7 @@ class StateConfig:
                                                    "'flux' with every sector and default "
                                                    "errors", [])
     point_sources: PointBlockConfig = _key("the point-source block (used when the prior has "
-                                           "stack sources)", None)
+                                           "stack sources)", PointBlockConfig)
     offsets: tuple[OffsetBlockConfig, ...] = _key("offset blocks", [])
 
 
@@ -409,11 +412,12 @@ class RunConfig:
     truth: typing.Optional[InventoryConfig] = _key("the true sources of a synthetic case "
                                                    "(scoring only; or inputs.truth_flux)",
                                                    None)
-    transport: TransportConfig = _key("footprint model settings", None)
-    state: StateConfig = _key("state blocks and prior errors", None)
-    observations: ObservationsConfig = _key("observation selection and errors", None)
-    solver: SolverConfig = _key("solver settings", None)
-    missing_sources: MissingSourcesConfig = _key("missing-source search", None)
+    transport: TransportConfig = _key("footprint model settings", TransportConfig)
+    state: StateConfig = _key("state blocks and prior errors", StateConfig)
+    observations: ObservationsConfig = _key("observation selection and errors",
+                                            ObservationsConfig)
+    solver: SolverConfig = _key("solver settings", SolverConfig)
+    missing_sources: MissingSourcesConfig = _key("missing-source search", MissingSourcesConfig)
     output: OutputConfig = _key("outputs")
     # Not keys: filled by the loader.
     source_path: Path = field(default=Path("."), metadata={"internal": True})
@@ -527,9 +531,7 @@ def _build(cls, raw, prefix: str, base: Path, source: str):
     for name, f in known.items():
         dotted = prefix + name
         if name not in raw:
-            if dataclasses.is_dataclass(hints[name]) and f.default is None:
-                values[name] = _build(hints[name], {}, dotted + ".", base, source)
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"{source}: missing required key '{dotted}' ({f.metadata['help']})")
             continue
         values[name] = _convert(hints[name], raw[name], dotted, f.metadata, base, source)
@@ -746,7 +748,8 @@ def config_reference() -> str:
                           *rows, ""])
         for dotted, hint, f in sections:
             optional = (" (list of sections)" if dotted.endswith("[]") else
-                        " (optional section)" if f.default is None else "")
+                        " (optional section)" if (f.default is None or f.metadata.get("section"))
+                        else "")
             lines.extend([f"## `{dotted}`{optional}", "", (hint.__doc__ or "").strip(), ""])
             walk(hint, dotted + ".")
 
@@ -780,6 +783,8 @@ def _type_text(hint) -> str:
 
 
 def _default_text(f: dataclasses.Field) -> str:
+    if f.metadata.get("section"):
+        return "defaults"
     if f.default is not dataclasses.MISSING:
         value = f.default
     elif f.default_factory is not dataclasses.MISSING:

@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 import scipy.sparse.linalg
 
 #: Above this many elements a covariance refuses to form itself densely.
 DENSE_LIMIT = 5000
+#: Columns to which a covariance is applied at once in aggregate_covariance.
+CHUNK = 64
 
 
 def exponential_correlation(coordinates, length) -> np.ndarray:
@@ -302,3 +305,59 @@ class BlockDiagonalCovariance:
     def dense(self) -> np.ndarray:
         _check_dense(self.size)
         return scipy.linalg.block_diag(*[block.dense() for block in self.blocks])
+
+
+def aggregate_covariance(W, B) -> np.ndarray:
+    """W B Wᵀ for a (k × n) aggregation W, never forming B.
+
+    Block by block for a block-diagonal B (no cross terms), applying each block only to
+    the distinct non-zero rows of W restricted to it (the rows of a sum of groups repeat
+    those of its parts), a few columns at a time.
+    """
+    W = scipy.sparse.csr_matrix(W, dtype=float)
+    k = W.shape[0]
+    blocks = getattr(B, "blocks", None)
+    if blocks is None:
+        return _dense_quadratic_form(W, B)
+    out = np.zeros((k, k))
+    start = 0
+    W = W.tocsc()
+    for block in blocks:
+        part = W[:, start:start + block.size].tocsr()
+        start += block.size
+        rows = np.flatnonzero(np.diff(part.indptr))
+        if rows.size == 0:
+            continue
+        unique, inverse = _unique_rows(part[rows])
+        small = _dense_quadratic_form(unique, block)
+        expand = scipy.sparse.csr_matrix((np.ones(rows.size), (rows, inverse)),
+                                         shape=(k, unique.shape[0]))
+        out += np.asarray(expand @ (expand @ small).T)
+    return out
+
+
+def _unique_rows(rows: scipy.sparse.csr_matrix):
+    """The distinct rows of a sparse matrix and, for each row, the index of its copy."""
+    rows = rows.tocsr()
+    rows.sort_indices()
+    keys = [(tuple(rows.indices[a:b]), tuple(np.round(rows.data[a:b], 12)))
+            for a, b in zip(rows.indptr[:-1], rows.indptr[1:])]
+    first, inverse = {}, np.empty(len(keys), dtype=np.int64)
+    for i, key in enumerate(keys):
+        inverse[i] = first.setdefault(key, len(first))
+    order = np.empty(len(first), dtype=np.int64)
+    for i, j in enumerate(inverse):
+        order[j] = i
+    return rows[order], inverse
+
+
+def _dense_quadratic_form(W, B) -> np.ndarray:
+    """W B Wᵀ, applying B to a few columns of Wᵀ at a time."""
+    W = scipy.sparse.csr_matrix(W)
+    k = W.shape[0]
+    out = np.empty((k, k))
+    Wt = W.T.tocsc()
+    for start in range(0, k, CHUNK):
+        columns = Wt[:, start:start + CHUNK].toarray()
+        out[:, start:start + CHUNK] = np.asarray(W @ B.apply(columns))
+    return out

@@ -7,10 +7,15 @@ import pandas as pd
 
 
 def uncertainty_reduction(prior_std, posterior_std):
-    """1 − σ_posterior / σ_prior (0: nothing learnt, 1: perfectly known)."""
+    """1 − σ_posterior / σ_prior (0: nothing learnt, 1: perfectly known).
+
+    NaN where the prior σ is zero (nothing to reduce: a region without any state element,
+    or one whose only elements were added by the missing-source search); negative where
+    the posterior is less certain than the inventory claimed (the search added a source).
+    """
     prior_std = np.asarray(prior_std, float)
     safe = np.where(prior_std > 0, prior_std, 1.0)
-    return np.where(prior_std > 0, 1.0 - np.asarray(posterior_std) / safe, 0.0)
+    return np.where(prior_std > 0, 1.0 - np.asarray(posterior_std) / safe, np.nan)
 
 
 def site_statistics(table: pd.DataFrame, residual_prior, residual_posterior,

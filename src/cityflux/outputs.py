@@ -9,7 +9,8 @@ import numpy as np
 
 from . import diagnostics as diag
 from . import io, plotting, products
-from .state.aggregation import gridded_region_rates, point_membership, point_region_rates
+from .state.aggregation import (gridded_region_rates, point_membership, point_region_rates,
+                                point_report_shape)
 from .state.blocks import OffsetBlock, PointSourceBlock
 from .units import MOLAR_MASS_CO2
 
@@ -23,6 +24,13 @@ def report_means(hourly: np.ndarray, step_hours: int) -> np.ndarray:
     return hourly.reshape(-1, step_hours, *hourly.shape[1:]).mean(axis=1)
 
 
+def prior_aggregate_covariance(inversion) -> np.ndarray:
+    """W B Wᵀ of the inventory's prior: without the sources the search added, if any."""
+    if inversion.inventory_prior is not None:
+        return inversion.inventory_prior["aggregate_covariance"]
+    return inversion.result.aggregate_prior_covariance
+
+
 def region_totals(inversion) -> dict:
     """Rates (group, region, step), period totals (group, region) and covariances."""
     totals, result = inversion.totals, inversion.result
@@ -30,7 +38,7 @@ def region_totals(inversion) -> dict:
     P = totals.period_matrix
     out = {}
     for stage, values, cov in (
-            ("prior", result.aggregate_prior[:k], result.aggregate_prior_covariance[:k, :k]),
+            ("prior", result.aggregate_prior[:k], prior_aggregate_covariance(inversion)[:k, :k]),
             ("posterior", result.aggregate_posterior[:k],
              result.aggregate_posterior_covariance[:k, :k])):
         values = values + inversion.constant
@@ -122,22 +130,30 @@ def posterior_content(inputs, inversion) -> products.PosteriorContent:
         def per_report(values):
             return values.reshape(points.n_steps, -1)[block_step]
 
-        increment = per_report(x_a[points.name] - x_b[points.name])
+        # within a block step the state keeps each stack's hourly shape (as H does)
+        shape = point_report_shape(points, priors.in_period(priors.points), step)
+        added = np.isfinite(np.asarray(points.sources.prior_std_kg_s, float))
         k = inversion.totals.n_rows
+        prior_std = np.where(added, np.nan, per_report(sd_b[points.name]) * shape)
         content.update(
             sources=points.sources,
-            source_rates={"prior": rates_prior, "posterior": rates_prior + increment,
-                          "prior_std": per_report(sd_b[points.name]),
-                          "posterior_std": per_report(sd_a[points.name])},
+            source_rates={"prior": rates_prior,
+                          "posterior": rates_prior + per_report(x_a[points.name]
+                                                                - x_b[points.name]) * shape,
+                          "prior_std": prior_std,
+                          "posterior_std": per_report(sd_a[points.name]) * shape},
             source_period={  # Σ_steps x × step length: the state holds each step's mean
                 "prior": result.aggregate_prior[k:],
                 "posterior": result.aggregate_posterior[k:],
-                "prior_std": _std(result.aggregate_prior_covariance[k:, k:]),
+                "prior_std": np.where(added, np.nan,
+                                      _std(prior_aggregate_covariance(inversion)[k:, k:])),
                 "posterior_std": _std(result.aggregate_posterior_covariance[k:, k:])})
     T = inversion.problem.variance_maps["net_flux"]
     net_post = net_prior + (T @ (result.posterior_state - inversion.prior_state)).reshape(
         n_report, grid.size)
     net_std_prior, net_std_post = result.map_std["net_flux"]
+    if inversion.inventory_prior is not None:
+        net_std_prior = inversion.inventory_prior["net_flux_std"]
     labels, offsets = [], {key: [] for key in ("prior", "posterior", "prior_std",
                                                "posterior_std")}
     for block in layout.offsets:
@@ -182,6 +198,11 @@ def _interval(value: float, log_std: float) -> list:
     if not np.isfinite(log_std) or log_std > 5:
         return [None, None]
     return [float(value * np.exp(-log_std)), float(value * np.exp(log_std))]
+
+
+def _json_numbers(values) -> list:
+    """Floats for JSON, None where not finite (JSON has no NaN)."""
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, float)]
 
 
 def error_parameters_report(inversion) -> dict:
@@ -263,7 +284,7 @@ def point_source_report(content, truth_inventory, times) -> list:
             "stack_height_m": float(content.sources.stack_height_m[i]),
             "sector": str(content.sources.sector[i]),
             "prior_t": float(content.source_period["prior"][i]),
-            "prior_uncertainty_t": float(content.source_period["prior_std"][i]),
+            "prior_uncertainty_t": _json_numbers([content.source_period["prior_std"][i]])[0],
             "posterior_t": float(content.source_period["posterior"][i]),
             "posterior_uncertainty_t": float(content.source_period["posterior_std"][i]),
         }
@@ -293,13 +314,9 @@ def write_outputs(inputs, inversion, timer, first_pass=None):
     innovation_std[inversion.used] = np.sqrt(result.innovation_variance)
     residual_std[inversion.used] = np.sqrt(result.residual_variance)
 
-    original_prior = None
-    if first_pass is not None:  # report against the inventory's own prior uncertainty
-        first = region_totals(first_pass)
-        original_prior = dict(zip(first_pass.totals.groups, first["period_prior_std"]))
     diagnostics = run_diagnostics(inputs, inversion, content, truth,
                                   observed - modelled_prior, observed - modelled_post,
-                                  innovation_std, residual_std, original_prior)
+                                  innovation_std, residual_std)
     if first_pass is not None:
         diagnostics["first_pass_missing_sources"] = search_report(inputs, first_pass)
     period = {"time_coverage_start": config.period.start.isoformat(),
@@ -331,19 +348,11 @@ def write_outputs(inputs, inversion, timer, first_pass=None):
 
 
 def run_diagnostics(inputs, inversion, content, truth, residual_prior, residual_posterior,
-                    innovation_std, residual_std, original_prior=None) -> dict:
-    """The content of diagnostics.json (without run times).
-
-    ``original_prior`` (the first pass's totals, when detected sources were added) gives
-    the prior uncertainty reported: that of the inventory, not of the augmented state whose
-    detected sources have a deliberately wide prior.
-    """
+                    innovation_std, residual_std) -> dict:
+    """The content of diagnostics.json (without run times)."""
     config, layout, result = inputs.config, inversion.layout, inversion.result
     regions = list(inputs.regions.names)
-    prior_std = content.period["prior_std"].copy()
-    for g, group in enumerate(content.groups):
-        if original_prior is not None and group in original_prior:
-            prior_std[g] = original_prior[group]
+    prior_std = content.period["prior_std"]
     totals = {}
     for g, group in enumerate(content.groups):
         totals[group] = {}
@@ -370,9 +379,9 @@ def run_diagnostics(inputs, inversion, content, truth, residual_prior, residual_
         "city_total_posterior": net["city"]["posterior"],
         "city_total_posterior_uncertainty": net["city"]["posterior_uncertainty"],
         "uncertainty_reduction": {
-            group: dict(zip(regions, diag.uncertainty_reduction(
-                prior_std[g], content.period["posterior_std"][g]).round(4)
-                .tolist())) for g, group in enumerate(content.groups)},
+            group: dict(zip(regions, _json_numbers(diag.uncertainty_reduction(
+                prior_std[g], content.period["posterior_std"][g]).round(4))))
+            for g, group in enumerate(content.groups)},
         "period_totals": totals,
         "point_sources": point_source_report(content, inputs.truth, layout.hour_times()),
         "error_estimation": error_parameters_report(inversion),

@@ -21,6 +21,7 @@ import scipy.sparse
 
 from .cache import ArtifactCache, cache_key
 from .config import Auto, MismatchGroups, RunConfig
+from .errors import ConfigError
 from .grid import Grid, read_grid_file
 from .inventory.builder import build_inventory, inventory_from_file
 from .inventory.model import Inventory
@@ -35,8 +36,8 @@ from .regions import Regions, read_city_and_districts, read_land_fraction, read_
 from .solvers import InversionProblem, make_solver
 from .solvers import hyperparameters as ml
 from .solvers.sources_search import ACCEPTED_PRIOR_STD_FACTOR, SearchResult, search
-from .state.aggregation import (TotalsLayout, source_totals_matrix, total_flux_map,
-                                totals_layout)
+from .state.aggregation import (TotalsLayout, inventory_prior, prior_constant,
+                                source_totals_matrix, total_flux_map, totals_layout)
 from .state.build import block_sectors, build_layout, hourly_priors
 from .state.layout import StateLayout
 from .state.prior import ErrorParameters, initial_error_parameters, prior_covariance, prior_state
@@ -93,6 +94,7 @@ class Inversion:
     totals: TotalsLayout | None = None
     constant: np.ndarray | None = None
     innovation_covariance: np.ndarray | None = None   # S = H B Hᵀ + R, final parameters
+    inventory_prior: dict | None = None   # prior σ without the sources the search added
     search: SearchResult | None = None
     candidates: np.ndarray | None = None   # (N, 2) metric positions of the searched cells
 
@@ -219,14 +221,39 @@ def mismatch_labels(inputs: RunInputs, rows) -> np.ndarray:
     return mismatch_group_labels(table.site.to_numpy(), elevation > 0, grouping)
 
 
-def set_up(inputs: RunInputs, inventory: Inventory, cache: ArtifactCache,
-           progress: bool = False) -> Inversion:
-    """State layout, prior and observation model for ``inventory``."""
+def plan_state(inputs: RunInputs, inventory: Inventory):
+    """The hourly priors and the state layout of ``inventory`` (no transport needed: what
+    ``cityflux validate`` checks of the state section)."""
     config = inputs.config
     sectors = block_sectors(config, inventory)
     priors = hourly_priors(config, inventory, sectors, inputs.n_hours)
     layout = build_layout(config, inputs.grid, inventory, priors, inputs.regions,
                           inputs.land_fraction, tower_sites(inputs.sites).site.tolist())
+    return priors, layout
+
+
+def check_output_dir(config: RunConfig) -> None:
+    """A run replaces ``output.dir`` whole: refuse a path that holds anything but an earlier
+    cityflux output (a data or config folder would be lost)."""
+    path = Path(config.output.dir)
+    if not path.exists():
+        return
+    where = f"{config.source_path}: 'output.dir'"
+    if not path.is_dir():
+        raise ConfigError(f"{where}: {path} is a file; expected a folder for the outputs")
+    contents = [p.name for p in path.iterdir()]
+    if contents and "diagnostics.json" not in contents:
+        raise ConfigError(f"{where}: {path} holds other files ({', '.join(sorted(contents)[:3])}"
+                          f"{', ...' if len(contents) > 3 else ''}) and is not an earlier "
+                          "cityflux output; a run replaces its folder whole, so choose an "
+                          "empty or new folder")
+
+
+def set_up(inputs: RunInputs, inventory: Inventory, cache: ArtifactCache,
+           progress: bool = False) -> Inversion:
+    """State layout, prior and observation model for ``inventory``."""
+    config = inputs.config
+    priors, layout = plan_state(inputs, inventory)
     x_b = prior_state(layout, priors)
     sens = sensitivities(inputs, inventory.points, cache, progress)
     model = build_observation_model(layout, inputs.table.site.to_numpy(), sens, priors, x_b)
@@ -308,41 +335,21 @@ def estimate_errors(config: RunConfig, inversion: Inversion) -> None:
 
 def solve(config: RunConfig, inputs: RunInputs, inversion: Inversion) -> None:
     """Solve the inversion under its error parameters; fill problem, result and totals."""
-    from .state.aggregation import gridded_region_rates, point_region_rates, point_membership
-
-    layout, parameters = inversion.layout, inversion.parameters
+    layout, parameters, priors = inversion.layout, inversion.parameters, inversion.priors
     B = prior_covariance(layout, inversion.prior_state, parameters)
     R = inversion.errors.covariance(parameters.mismatch_ppm)
-    totals = totals_layout(layout, inputs.regions,
-                           None if layout.points is None else
-                           (layout.points.sources.lon, layout.points.sources.lat))
+    point_rates = None if layout.points is None else priors.in_period(priors.points)
+    totals = totals_layout(layout, inputs.regions, point_rates)
     W = scipy.sparse.vstack([totals.matrix, source_totals_matrix(layout)]).tocsr()
+    T = total_flux_map(layout, point_rates)
     H = inversion.model.subset(inversion.used).operator
     problem = InversionProblem(inversion.prior_state, B, H, inversion.innovation + H.forward(
-        inversion.prior_state), R, W, {"net_flux": total_flux_map(layout)})
+        inversion.prior_state), R, W, {"net_flux": T})
     inversion.problem = problem
     inversion.result = make_solver(config.solver.method).solve(problem)
     inversion.totals = totals
-    # What the state does not hold: full prior rates minus W x_b (see state.aggregation).
-    priors = inversion.priors
-    step = layout.report_step_hours
-    full = []
-    membership = None if layout.points is None else point_membership(
-        inputs.regions, inputs.grid, layout.points.sources.lon, layout.points.sources.lat)
-    for group, names in zip(totals.groups, totals.group_blocks):
-        rates = np.zeros((len(inputs.regions.names), layout.n_report_steps))
-        for name in names:
-            if layout.points is not None and name == layout.points.name:
-                rates += point_region_rates(priors.in_period(priors.points), membership, step)
-            else:
-                rates += gridded_region_rates(priors.in_period(priors.gridded[name]),
-                                              inputs.regions, inputs.grid, step)
-        if group == "net" and priors.fixed is not None:
-            rates += gridded_region_rates(priors.in_period(priors.fixed), inputs.regions,
-                                          inputs.grid, step)
-        full.append(rates.ravel())
-    full = np.concatenate(full)
-    inversion.constant = full - totals.matrix @ inversion.prior_state
+    inversion.constant = prior_constant(totals, layout, priors, inputs.regions, inputs.grid)
+    inversion.inventory_prior = inventory_prior(layout, B, W, T)
 
 
 # --------------------------------------------------------------------------- search
@@ -391,7 +398,9 @@ def with_detected_sources(inputs: RunInputs, inversion: Inversion) -> Inventory:
         exit_velocity_m_s=np.full(n, np.nan), exit_temperature_k=np.full(n, np.nan),
         diameter_m=np.full(n, np.nan), profile=np.full(n, "detected", dtype=object),
         prior_std_kg_s=std)
-    return dataclasses.replace(inversion.inventory, points=PointSources.concatenate([points, new]))
+    inventory = inversion.inventory
+    return dataclasses.replace(inventory, points=PointSources.concatenate(
+        [points, new], inventory.profiles, inventory.utc_offset_hours))
 
 
 def _metric_to_lonlat(grid: Grid, x, y):
@@ -428,6 +437,8 @@ def run(config: RunConfig, progress: bool = False) -> RunSummary:
     timer = StageTimer()
     with timer("inputs"):
         inputs = load_inputs(config)
+        check_output_dir(config)
+        plan_state(inputs, inputs.inventory)   # the state section's errors before any work
     cache = ArtifactCache(config.output.cache_dir)
     rng = np.random.default_rng(config.seed)
     inversion = invert(config, inputs, inputs.inventory, cache, rng, timer, progress)

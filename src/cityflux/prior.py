@@ -21,6 +21,10 @@ def write_prior(config, out) -> tuple[Path, str]:
     if config.inventory is None:
         raise ConfigError(f"{config.source_path}: 'cityflux prior' needs an 'inventory' "
                           "section (sources to build the prior from)")
+    out = Path(out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give the path of the NetCDF file to write "
+                          "(e.g. prior.nc)")
     grid, _, land = read_domain(config)
     inventory = read_inventory(config.inventory, None, config, grid, land)
     period = config.period

@@ -65,10 +65,15 @@ def posterior_dataset(layout: StateLayout, regions, content: PosteriorContent,
     dims = ("time", *grid.dims)
     mapping = grid.grid_mapping_attrs()
 
-    def flux(values, long_name, dims=dims):
+    def flux(values, long_name, dims=dims, comment=None):
         attrs = {"long_name": long_name, "units": FLUX_UNITS, "cell_methods": "time: mean",
-                 **mapping}
+                 **mapping, **({"comment": comment} if comment else {})}
         return (dims, np.asarray(values, np.float32), attrs)
+
+    stacks = ("point sources are spread over the grid cell that holds them; region totals "
+              "(period_total_*) count a point source in the region whose outline contains "
+              "it, so summing this map with region_fraction differs where a stack's cell "
+              "straddles a region boundary")
 
     def variable(dims, values, long_name, units):
         return (dims, np.asarray(values, float), {"long_name": long_name, "units": units})
@@ -85,9 +90,9 @@ def posterior_dataset(layout: StateLayout, regions, content: PosteriorContent,
                                            "uncertainty (1 sigma) of sector group flux",
                                            sector_dims),
         "net_flux_prior": flux(content.net_fields["prior"], "prior net CO2 flux (all sectors "
-                               "and point sources, biosphere included)"),
+                               "and point sources, biosphere included)", comment=stacks),
         "net_flux_posterior": flux(content.net_fields["posterior"], "posterior net CO2 flux "
-                                   "(all sectors and point sources, biosphere included)"),
+                                   "(all sectors and point sources, biosphere included)", comment=stacks),
         "net_flux_prior_uncertainty": flux(content.net_fields["prior_std"], "prior "
                                            "uncertainty (1 sigma) of net CO2 flux"),
         "net_flux_posterior_uncertainty": flux(content.net_fields["posterior_std"], "posterior "

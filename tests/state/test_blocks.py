@@ -125,7 +125,7 @@ def test_aggregated_uncertainty_with_cross_block_terms_is_exact(mixed):
     import shapely
     big = shapely.box(116, 31, 118, 32)
     regions = Regions(("domain", "city"), fractions, {"city": big})
-    totals = totals_layout(layout, regions, (layout.points.sources.lon, layout.points.sources.lat))
+    totals = totals_layout(layout, regions, rng.uniform(1.0, 3.0, (layout.n_hours, 3)))
     m = 15
     H = scipy.sparse.csr_matrix(rng.standard_normal((m, layout.size)) *
                                 (rng.random((m, layout.size)) < 0.5))
@@ -167,3 +167,30 @@ def test_variance_map_of_summed_flux_is_exact(mixed):
     prior_std, post_std = result.map_std["net"]
     np.testing.assert_allclose(prior_std ** 2, np.diag(Td @ Bd @ Td.T), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(post_std ** 2, np.diag(Td @ A @ Td.T), rtol=1e-8, atol=1e-10)
+
+
+def test_point_rates_per_report_step_follow_the_hourly_shape(mixed):
+    """With a point block coarser than the reporting step, W spreads each stack's step
+    mean over the reporting steps by the stack's own hourly shape, as H does: W x_b then
+    equals the report-step means of the hourly prior exactly (no constant is needed), and
+    the period totals are unchanged."""
+    from cityflux.state.aggregation import point_membership, point_region_rates
+
+    layout, x_b, B, rng = mixed
+    points = layout.points
+    hourly = rng.uniform(5.0, 40.0, (layout.n_hours, points.n_items))   # kg s-1
+    x = x_b.copy()
+    x[layout.slice(points.name)] = points.prior_state(hourly)
+    grid = layout.grid
+    regions = Regions(("domain",), np.ones((1, *grid.shape)), {})
+    flat = totals_layout(layout, regions)
+    shaped = totals_layout(layout, regions, hourly)
+    group = shaped.groups.index("point_sources")
+    rows = shaped.reshape(np.arange(shaped.n_rows))[group].ravel()
+    expected = point_region_rates(hourly, point_membership(regions, grid, points.sources.lon,
+                                                           points.sources.lat),
+                                  layout.report_step_hours).ravel()
+    np.testing.assert_allclose(shaped.matrix[rows] @ x, expected, rtol=1e-12)
+    assert not np.allclose(flat.matrix[rows] @ x, expected, rtol=1e-3)   # flat would not
+    P = shaped.period_matrix
+    np.testing.assert_allclose(P @ (shaped.matrix @ x), P @ (flat.matrix @ x), rtol=1e-12)

@@ -81,14 +81,25 @@ class PointSources:
         return PointSources(**values, hourly_times=self.hourly_times, hourly_rates=rates)
 
     @classmethod
-    def concatenate(cls, parts: list["PointSources"]) -> "PointSources":
+    def concatenate(cls, parts: list["PointSources"], profiles=None,
+                    utc_offset_hours: float = 0.0) -> "PointSources":
+        """The sources of ``parts`` in order. When one part tabulates its hourly rates (a
+        prior.nc read back), the others are tabulated on the same hours with
+        ``profiles``."""
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
-        if any(p.hourly_rates is not None for p in parts):
-            raise ValueError("cannot concatenate point sources with tabulated hourly rates")
-        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                      for f in fields(cls) if f.name not in ("hourly_times", "hourly_rates")})
+        columns = {f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                   for f in fields(cls) if f.name not in ("hourly_times", "hourly_rates")}
+        tabulated = [p for p in parts if p.hourly_rates is not None]
+        if not tabulated:
+            return cls(**columns)
+        times = tabulated[0].hourly_times
+        if any(not np.array_equal(p.hourly_times, times) for p in tabulated):
+            raise ValueError("cannot concatenate point sources tabulated on different hours")
+        rates = np.concatenate([p.hourly(times, profiles, utc_offset_hours) for p in parts],
+                               axis=1)
+        return cls(**columns, hourly_times=times, hourly_rates=rates)
 
     def hourly(self, times, profiles, utc_offset_hours: float, where: str = "point sources"):
         """Emission rates (kg s⁻¹) at hour starts ``times``: (n_times, n_sources)."""

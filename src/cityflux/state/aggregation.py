@@ -27,6 +27,7 @@ import shapely
 
 from ..config import SectorKind
 from ..inventory.rasterise import points_to_grid
+from ..covariance import aggregate_covariance
 from ..units import MOLAR_MASS_CO2, flux_to_rate_t_per_h
 from .blocks import GriddedBlock, PointSourceBlock
 
@@ -88,7 +89,18 @@ def point_membership(regions, grid, lon, lat) -> np.ndarray:
     return np.array(rows).reshape(len(regions.names), len(np.atleast_1d(lon)))
 
 
-def _block_rate_matrix(block, layout, regions, membership) -> scipy.sparse.csr_matrix:
+def point_report_shape(block, rates, report_step_hours: int) -> np.ndarray:
+    """(n_report_steps, n_sources): a stack's mean rate in each reporting step over the mean
+    of the block step that holds it — the hourly shape H gives the state within a step
+    (``rates``: hourly rates over the period; 1 where a step's mean is zero)."""
+    n_hours, n_sources = rates.shape
+    report = rates.reshape(n_hours // report_step_hours, report_step_hours, n_sources).mean(1)
+    step = (np.arange(report.shape[0]) * report_step_hours) // block.step_hours
+    means = block.step_means(rates)[step]
+    return np.where(means > 0, report / np.where(means > 0, means, 1.0), 1.0)
+
+
+def _block_rate_matrix(block, layout, regions, membership, shape) -> scipy.sparse.csr_matrix:
     """(n_regions × n_report_steps, block.size): block state → region rates (t h⁻¹)."""
     n_regions, n_report = len(regions.names), layout.n_report_steps
     report_to_block = (np.arange(n_report) * layout.report_step_hours) // block.step_hours
@@ -96,6 +108,7 @@ def _block_rate_matrix(block, layout, regions, membership) -> scipy.sparse.csr_m
         per_cell = flux_to_rate_t_per_h(1.0, regions.fractions.reshape(n_regions, -1)
                                         * layout.grid.cell_area.ravel())
         weights = per_cell[:, block.cells]                      # (n_regions, n_items)
+        shape = np.ones((n_report, block.n_items))
     else:
         weights = KG_S_TO_T_H * membership                      # (n_regions, n_sources)
     rows, cols, values = [], [], []
@@ -104,24 +117,28 @@ def _block_rate_matrix(block, layout, regions, membership) -> scipy.sparse.csr_m
         for step in range(n_report):
             rows.append(np.full(items.size, region * n_report + step))
             cols.append(report_to_block[step] * block.n_items + items)
-            values.append(weights[region, items])
+            values.append(weights[region, items] * shape[step, items])
     return scipy.sparse.csr_matrix(
         (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
         shape=(n_regions * n_report, block.size))
 
 
-def totals_layout(layout, regions, point_lonlat=None) -> TotalsLayout:
+def totals_layout(layout, regions, point_rates=None) -> TotalsLayout:
     """W for every group, region and reporting step (see the module docstring).
 
-    ``point_lonlat`` gives the (lon, lat) arrays of the point block's sources.
+    ``point_rates`` are the stacks' hourly prior rates over the period (n_hours,
+    n_sources), which shape a step's rate within it; without them it is flat.
     """
-    membership = None
+    membership = shape = None
     if layout.points is not None:
-        membership = point_membership(regions, layout.grid, *point_lonlat)
+        sources = layout.points.sources
+        membership = point_membership(regions, layout.grid, sources.lon, sources.lat)
+        shape = _point_shape(layout, point_rates)
     per_block = {}
     for block in layout.blocks:
         if isinstance(block, (GriddedBlock, PointSourceBlock)):
-            per_block[block.name] = _block_rate_matrix(block, layout, regions, membership)
+            per_block[block.name] = _block_rate_matrix(block, layout, regions, membership,
+                                                       shape)
     groups = emission_groups(layout)
     rows = []
     for _, names in groups:
@@ -156,9 +173,17 @@ def point_region_rates(hourly_rates, membership, step_hours: int) -> np.ndarray:
     return rates.reshape(-1, step_hours, rates.shape[1]).mean(axis=1).T
 
 
-def total_flux_map(layout) -> scipy.sparse.csr_matrix:
+def _point_shape(layout, point_rates) -> np.ndarray:
+    points = layout.points
+    if point_rates is None:
+        return np.ones((layout.n_report_steps, points.n_items))
+    return point_report_shape(points, np.asarray(point_rates, float), layout.report_step_hours)
+
+
+def total_flux_map(layout, point_rates=None) -> scipy.sparse.csr_matrix:
     """T: state → net flux (µmol m⁻² s⁻¹) of every cell and reporting step, the gridded
-    blocks plus the point sources as fluxes over their cells."""
+    blocks plus the point sources as fluxes over the cells that hold them (shaped within
+    a step by ``point_rates``, as in :func:`totals_layout`)."""
     grid, n_report = layout.grid, layout.n_report_steps
     parts = []
     report_start = np.arange(n_report) * layout.report_step_hours
@@ -175,7 +200,7 @@ def total_flux_map(layout) -> scipy.sparse.csr_matrix:
             factor = 1e6 / MOLAR_MASS_CO2 / grid.cell_area.ravel()[cell[inside]]
             rows = (np.arange(n_report)[:, None] * grid.size + cell[inside][None, :]).ravel()
             cols = (step[:, None] * block.n_items + inside[None, :]).ravel()
-            values = np.tile(factor, n_report)
+            values = (factor[None, :] * _point_shape(layout, point_rates)[:, inside]).ravel()
         else:
             parts.append(scipy.sparse.csr_matrix((n_report * grid.size, block.size)))
             continue
@@ -194,3 +219,56 @@ def source_totals_matrix(layout) -> scipy.sparse.csr_matrix:
     rows = np.tile(np.arange(n), points.n_steps)
     values = np.full(points.size, 3.6 * points.step_hours)  # kg s⁻¹ over a step → t
     return scipy.sparse.csr_matrix((values, (rows, cols)), shape=(n, layout.size))
+
+
+def prior_constant(totals: TotalsLayout, layout, priors, regions, grid) -> np.ndarray:
+    """What the state does not hold, per row of W: the full prior's rates minus W x_b.
+
+    The full prior holds every block's hourly prior (and, in ``net``, the sectors in no
+    block), so that ``W x + constant`` are the region totals of a state ``x``.
+    """
+    from .prior import prior_state
+
+    step = layout.report_step_hours
+    membership = None
+    if layout.points is not None:
+        sources = layout.points.sources
+        membership = point_membership(regions, grid, sources.lon, sources.lat)
+    full = []
+    for group, names in zip(totals.groups, totals.group_blocks):
+        rates = np.zeros((len(regions.names), layout.n_report_steps))
+        for name in names:
+            if layout.points is not None and name == layout.points.name:
+                rates += point_region_rates(priors.in_period(priors.points), membership, step)
+            else:
+                rates += gridded_region_rates(priors.in_period(priors.gridded[name]), regions,
+                                              grid, step)
+        if group == "net" and priors.fixed is not None:
+            rates += gridded_region_rates(priors.in_period(priors.fixed), regions, grid, step)
+        full.append(rates.ravel())
+    return np.concatenate(full) - totals.matrix @ prior_state(layout, priors)
+
+
+def inventory_prior(layout, B, W, T) -> dict | None:
+    """The prior uncertainty of the inventory itself when the search added sources.
+
+    A source found by the search enters the state with a zero prior and a wide σ derived
+    from the data; the prior σ of totals and maps reported to users leaves those elements
+    out (their rows of W and T are zeroed), so that prior and posterior compare the
+    inventory with what the data say. None when no source was added.
+    """
+    points = layout.points
+    if points is None:
+        return None
+    added = np.isfinite(np.asarray(points.sources.prior_std_kg_s, float))
+    if not added.any():
+        return None
+    keep = np.ones(layout.size)
+    start = layout.slice(points.name).start
+    steps = np.arange(points.n_steps)[:, None] * points.n_items
+    keep[start + (steps + np.flatnonzero(added)[None, :]).ravel()] = 0.0
+    keep = scipy.sparse.diags(keep)
+    W_kept, T_kept = (scipy.sparse.csr_matrix(W) @ keep), (scipy.sparse.csr_matrix(T) @ keep)
+    return {"aggregate_covariance": aggregate_covariance(W_kept, B),
+            "net_flux_std": np.sqrt(T_kept.multiply(T_kept) @ B.diagonal()),
+            "added": added}
