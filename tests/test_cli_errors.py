@@ -96,7 +96,7 @@ def met_wrong_units(data):
     def change(ds):
         name = next(n for n, v in ds.data_vars.items()
                     if v.attrs.get("standard_name") == "atmosphere_boundary_layer_thickness")
-        ds[name].attrs["units"] = "km"
+        ds[name].attrs["units"] = "m s-1"  # a speed: 'km' would be converted
     _rewrite_netcdf(data / "meteorology.nc", change)
 
 
@@ -171,7 +171,7 @@ INPUT_CASES = {
     "obs_ragged_row": (obs_ragged_row, "observations.csv: cannot read CSV"),
     "sites_bad_role": (sites_bad_role, "has role 'upwind'; expected one of ('tower', "
                                        "'background', 'other')"),
-    "met_wrong_units": (met_wrong_units, "meteorology.nc: blh has units 'km'; expected 'm'"),
+    "met_wrong_units": (met_wrong_units, "meteorology.nc: blh has units 'm s-1'; expected 'm'"),
     "met_not_netcdf": (met_not_netcdf, "meteorology.nc: cannot open as NetCDF"),
     "biosphere_bad_units": (biosphere_bad_units, "biosphere.nc: nee: units 'ppm'"),
     "biosphere_irregular_grid": (biosphere_irregular_grid, "biosphere.nc: nee: coordinate lon "
@@ -328,7 +328,7 @@ def test_input_error_messages_from_the_readers(demo_copy):
 
     config, data = demo_copy
     met_wrong_units(data)
-    with pytest.raises(InputError, match="blh has units 'km'; expected 'm'"):
+    with pytest.raises(InputError, match="blh has units 'm s-1'; expected 'm'"):
         load_inputs(load_config(config))
 
 

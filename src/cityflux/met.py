@@ -4,8 +4,10 @@ The Gaussian plume needs, for every observation hour, the wind, the boundary-lay
 height, a stability measure and the air density. They are read from a NetCDF file whose
 variables carry CF ``standard_name`` attributes (the variable name is accepted instead when
 the attribute is absent), so that ERA5 or WRF output converted with common tools fits.
-Variables on dimension ``time`` only are domain-representative (one tower or reanalysis
-column); spatially varying fields come with the particle model.
+Units are read with :func:`cityflux.units.convert`: any units of the right dimension are
+accepted and converted (``m s**-1``, ``km h-1``, ``hPa``, ``km``). Variables on dimension
+``time`` only are domain-representative (one tower or reanalysis column); fields in space are
+read by :func:`cityflux.met_fields.read_met_field`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import InputError, brief
+from .units import convert
 
 #: name in cityflux -> (standard name or variable name, units, required)
 MET_VARIABLES = {
@@ -71,10 +74,13 @@ def read_meteorology(path: Path) -> Meteorology:
             if var.dims != ("time",):
                 raise InputError(f"{path}: {var.name} has dims {var.dims}; expected ('time',) "
                                  "(domain-representative hourly values)")
-            found = var.attrs.get("units", "")
-            if found.replace(" ", "") != units.replace(" ", ""):
-                raise InputError(f"{path}: {var.name} has units {found!r}; expected {units!r}")
-            data = np.asarray(var.values, dtype=float)
+            found = str(var.attrs.get("units", ""))
+            try:  # any units of the right dimension, converted: 'm s**-1', 'km h-1', 'hPa'
+                data = np.asarray(convert(np.asarray(var.values, dtype=float), found, units,
+                                          f"{path}: {var.name}"), dtype=float)
+            except InputError:
+                raise InputError(f"{path}: {var.name} has units {found!r}; expected {units!r} "
+                                 "or units convertible to it") from None
             if not np.isfinite(data).all():
                 raise InputError(f"{path}: {var.name} has missing or non-finite values")
             values[name] = data
