@@ -81,24 +81,6 @@ def test_code_fingerprint_follows_every_transport_module(tmp_path):
     assert base.code_fingerprint(package) == first
 
 
-def test_transport_model_selects_the_operator():
-    import numpy as np
-
-    from cityflux.config import TransportModel
-    from cityflux.grid import Grid
-    from cityflux.met import Meteorology
-    from cityflux.transport.base import make_transport
-    from cityflux.transport.plume import GaussianPlumeTransport
-
-    settings = TransportConfig()
-    assert settings.model is TransportModel.GAUSSIAN_PLUME
-    grid = Grid("EPSG:32650", 0.0, 2000.0, 1000.0, 0.0, 2000.0, 1000.0)
-    met = Meteorology(np.array(["2025-01-01T00"], dtype="datetime64[ns]"), {})
-    transport = make_transport(settings, grid, met, np.datetime64("2025-01-01T00"))
-    assert isinstance(transport, GaussianPlumeTransport)
-    assert transport.hours_back == settings.hours_back
-
-
 # --------------------------------------------------------------------------- faults
 
 

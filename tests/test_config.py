@@ -223,7 +223,7 @@ def test_misspelt_key_override():
     message = _error(DEMO_CONFIG, ["transport.hours_bak=12"])
     assert "unknown key 'transport.hours_bak'" in message
     assert "did you mean 'transport.hours_back'?" in message
-    assert "allowed here: model, dispersion, stability" in message
+    assert "allowed here: model, plume_form, dispersion, stability" in message
     assert message.startswith(str(DEMO_CONFIG))
 
 

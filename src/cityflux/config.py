@@ -29,6 +29,22 @@ class TransportModel(str, enum.Enum):
     """Transport models that can produce footprints."""
 
     GAUSSIAN_PLUME = "gaussian_plume"
+    PARTICLES = "particles"
+    IMPORTED = "imported"
+
+
+class PlumeForm(str, enum.Enum):
+    """How the Gaussian plume links emissions to a receptor."""
+
+    TRAJECTORY = "trajectory"   # puffs along back trajectories through the hourly fields
+    STEADY = "steady"           # one straight steady plume under the observation hour's met
+
+
+class FootprintFormat(str, enum.Enum):
+    """Layouts of imported footprint files."""
+
+    STILT = "stilt"             # R-STILT / PYSTILT foot(time, lat, lon), one file per receptor
+    NAME = "name"               # NAME / OpenGHG fp(lat, lon, time), one file per site
 
 
 class SolverMethod(str, enum.Enum):
@@ -74,9 +90,11 @@ class MismatchGroups(str, enum.Enum):
 
 
 def _key(help: str, default=dataclasses.MISSING, *, min=None, max=None, above=None,
-         must_exist=False):
-    """Declare a config key: its help text, default and checks (``above``: strictly greater)."""
-    meta = {"help": help, "min": min, "max": max, "above": above, "must_exist": must_exist}
+         must_exist=False, glob=False):
+    """Declare a config key: its help text, default and checks (``above``: strictly greater;
+    ``glob``: a list of paths whose items may be glob patterns, each matching a file)."""
+    meta = {"help": help, "min": min, "max": max, "above": above, "must_exist": must_exist,
+            "glob": glob}
     if isinstance(default, type) and dataclasses.is_dataclass(default):
         # a section whose keys all take their defaults when it is left out
         return field(default_factory=default, metadata={**meta, "section": True})
@@ -151,8 +169,10 @@ class InputsConfig:
                                              "prior.nc written by 'cityflux prior', or a NetCDF "
                                              "with variable 'flux' (time, [sector,] y, x) on the "
                                              "domain grid", None, must_exist=True)
-    meteorology: Path = _key("hourly meteorology NetCDF with CF standard names "
-                             "(see docs/formats.md)", must_exist=True)
+    meteorology: typing.Optional[Path] = _key(
+        "meteorology NetCDF with CF standard names: one column (time only) or fields on a "
+        "lat/lon or projected grid (see docs/formats.md); not needed with imported "
+        "footprints", None, must_exist=True)
     sites: Path = _key("CSV of sites: site,lat,lon,inlet_height_m,role (name optional)",
                        must_exist=True)
     observations: Path = _key("CSV of hourly mean observations: time,site,co2_ppm (optional "
@@ -219,18 +239,56 @@ class InventoryConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ParticlesConfig:
+    """The backward Lagrangian particle model (``transport.model: particles``)."""
+
+    n_particles: int = _key("particles released per receptor", 500, min=10, max=100000)
+    step_fraction: float = _key("time step as a fraction of the Lagrangian time scale at the "
+                                "particle", 0.1, above=0.0, max=1.0)
+    max_step_s: float = _key("longest time step, s", 60.0, min=1.0, max=600.0)
+    hyper_near_field: bool = _key("STILT's near-field correction of the dilution depth", True)
+    smooth_factor: float = _key("Gaussian smoothing of each hour back, as a fraction of the "
+                                "distance the air travelled (0: off)", 0.0, min=0.0, max=10.0)
+    stack_layer_m: float = _key("depth of the layer about a stack's effective height in which "
+                                "particles take up its emission, m", 50.0, min=5.0, max=1000.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FootprintFilesConfig:
+    """Footprints made elsewhere (``transport.model: imported``), see docs/transport.md."""
+
+    format: FootprintFormat = _key("stilt: R-STILT / PYSTILT foot files, one per receptor; "
+                                   "name: NAME / OpenGHG fp files, one per site")
+    files: tuple[Path, ...] = _key("the files: paths or glob patterns (e.g. "
+                                   "'footprints/*_foot.nc'), relative to the config file",
+                                   glob=True)
+    site: typing.Optional[str] = _key("site id the files belong to; null: from each file (a "
+                                      "NAME file's site attribute, or the STILT receptor "
+                                      "matched to the nearest site)", None)
+    use_hires: bool = _key("NAME: use fp_HiTRes (hourly emission times) when the file has "
+                           "it", True)
+
+
+@dataclass(frozen=True, kw_only=True)
 class TransportConfig:
     """How footprints are computed."""
 
-    model: TransportModel = _key("transport model", TransportModel.GAUSSIAN_PLUME)
+    model: TransportModel = _key("transport model: gaussian_plume, particles (backward "
+                                 "Lagrangian) or imported (footprint files)",
+                                 TransportModel.GAUSSIAN_PLUME)
+    plume_form: PlumeForm = _key("gaussian_plume: 'trajectory' (puffs carried along back "
+                                 "trajectories through the hourly fields) or 'steady' (one "
+                                 "straight plume under the observation hour's meteorology; "
+                                 "needs a one-column meteorology file)", PlumeForm.STEADY)
     dispersion: DispersionScheme = _key("plume width formulas: 'briggs_urban' (urban terrain) "
                                         "or 'pasquill_gifford' (ISC3 open country)",
                                         DispersionScheme.BRIGGS_URBAN)
     stability: StabilityMethod = _key("how stability classes are found: from the Obukhov "
                                       "length or from wind speed and solar radiation",
                                       StabilityMethod.OBUKHOV_LENGTH)
-    roughness_length_m: float = _key("surface roughness length, m (used with obukhov_length)",
-                                     1.0, min=1e-4, max=5.0)
+    roughness_length_m: float = _key("surface roughness length, m (used with obukhov_length, "
+                                     "and where the meteorology gives none)", 1.0, min=1e-4,
+                                     max=5.0)
     hours_back: int = _key("how far back in time a footprint reaches, hours", 24, min=1,
                            max=240)
     min_wind_speed_m_s: float = _key("wind speed floor for the plume, m s-1", 1.0, min=0.1,
@@ -241,6 +299,14 @@ class TransportConfig:
                             "data", True)
     near_field_subcells: int = _key("sub-cells per side used to integrate cells close to a "
                                     "receptor", 6, min=1, max=32)
+    particles: ParticlesConfig = _key("particle model settings", ParticlesConfig)
+    footprint_files: tuple[FootprintFilesConfig, ...] = _key("imported footprint files", [])
+    stacks_as_surface: bool = _key("imported: model stack sources as surface sources in their "
+                                   "cell (imported footprints carry no stack plumes)", False)
+    scheduler: typing.Optional[str] = _key("where receptors are computed: null or 'threads' "
+                                           "(this process), 'threads:N', 'synchronous', "
+                                           "'local:N' (a dask LocalCluster of N processes) or "
+                                           "a dask scheduler address 'tcp://host:port'", None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -563,6 +629,8 @@ def _convert(hint, value, dotted: str, meta, base: Path, source: str):
                               f"{_limits_text(meta).strip()} or {words}, got {value!r}") from None
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, dotted + ".", base, source)
+    if meta.get("glob"):
+        return _expand_paths(value, dotted, base, source)
     if origin is tuple:
         item_type = typing.get_args(hint)[0]
         if not isinstance(value, list):
@@ -628,6 +696,26 @@ def _convert(hint, value, dotted: str, meta, base: Path, source: str):
     raise TypeError(f"no converter for {hint!r} at {dotted}")  # a bug in the schema
 
 
+def _expand_paths(value, dotted: str, base: Path, source: str) -> tuple[Path, ...]:
+    """A path, a glob pattern or a list of them, as the sorted files they name."""
+    items = value if isinstance(value, list) else [value]
+    paths = []
+    for i, item in enumerate(items):
+        where = f"{dotted}[{i}]" if isinstance(value, list) else dotted
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigError(f"{source}: '{where}' must be a path or a glob pattern, "
+                              f"got {item!r}")
+        pattern = Path(item)
+        root = Path(pattern.anchor) if pattern.is_absolute() else base
+        relative = str(pattern.relative_to(pattern.anchor)) if pattern.is_absolute() else item
+        matches = sorted(p.resolve() for p in root.glob(relative) if p.is_file()) \
+            if any(c in item for c in "*?[") else [(base / item).resolve()]
+        if not matches or not matches[0].is_file():
+            raise ConfigError(f"{source}: '{where}': no file matches {(root / relative)}")
+        paths.extend(matches)
+    return tuple(dict.fromkeys(paths))
+
+
 _EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 
 
@@ -647,10 +735,30 @@ def _check_consistency(config: RunConfig, source: str) -> None:
     if config.truth is not None and config.inputs.truth_flux is not None:
         raise ConfigError(f"{source}: give the truth either as a 'truth' section or as "
                           "'inputs.truth_flux', not both")
+    _check_transport(config, source)
     for i, hour in enumerate(config.observations.local_hours):
         if not 0 <= hour <= 23:
             raise ConfigError(f"{source}: 'observations.local_hours[{i}]' = {hour} is out of "
                               "range; expected between 0 and 23")
+
+
+def _check_transport(config: RunConfig, source: str) -> None:
+    transport = config.transport
+    imported = transport.model == TransportModel.IMPORTED
+    if config.inputs.meteorology is None and not imported:
+        raise ConfigError(f"{source}: missing 'inputs.meteorology': the "
+                          f"{transport.model.value} transport needs a meteorology file")
+    if imported and not transport.footprint_files:
+        raise ConfigError(f"{source}: 'transport.model' is 'imported' but "
+                          "'transport.footprint_files' lists no files")
+    if transport.footprint_files and not imported:
+        raise ConfigError(f"{source}: 'transport.footprint_files' is only read with "
+                          f"'transport.model: imported' (the model is "
+                          f"'{transport.model.value}')")
+    if transport.scheduler is not None:
+        from .transport.parallel import check_scheduler
+
+        check_scheduler(transport.scheduler, f"{source}: 'transport.scheduler'")
 
 
 def _check_domain(domain: DomainConfig, source: str) -> None:

@@ -26,7 +26,6 @@ from .grid import Grid, read_grid_file
 from .inventory.builder import build_inventory, inventory_from_file
 from .inventory.model import Inventory
 from .inventory.points import PointSources
-from .met import Meteorology, read_meteorology
 from .obs.errors import ObservationErrorModel, error_model, mismatch_group_labels
 from .obs.records import read_records
 from .obs.selection import observation_table
@@ -42,7 +41,7 @@ from .state.build import block_sectors, build_layout, hourly_priors
 from .state.layout import StateLayout
 from .state.prior import ErrorParameters, initial_error_parameters, prior_covariance, prior_state
 from .transport.base import Receptors, Transport, make_transport
-from .transport.footprints import Footprints
+from .transport.parallel import map_receptors
 from .transport.plume import stack_sources
 from .transport.stacks import StackSources
 from .transport.stability import solar_elevation_deg
@@ -58,7 +57,6 @@ class RunInputs:
     grid: Grid
     regions: Regions
     land_fraction: np.ndarray | None
-    met: Meteorology
     sites: pd.DataFrame
     background: str
     table: pd.DataFrame
@@ -151,7 +149,6 @@ def load_inputs(config: RunConfig) -> RunInputs:
     """Read and cross-check every input of a run (what ``cityflux validate`` does)."""
     grid, regions, land = read_domain(config)
     inputs = config.inputs
-    met = read_meteorology(inputs.meteorology)
     sites = read_sites(inputs.sites)
     records = read_records(inputs.observations, sites.site)
     background = background_site(sites, config.observations.background_site, str(inputs.sites))
@@ -161,7 +158,7 @@ def load_inputs(config: RunConfig) -> RunInputs:
     inventory = read_inventory(config.inventory, inputs.prior_flux, config, grid, land)
     truth = read_inventory(config.truth, inputs.truth_flux, config, grid, land)
     start = np.datetime64(config.period.start, "ns")
-    transport = make_transport(config.transport, grid, met, start, str(inputs.meteorology))
+    transport = make_transport(config, grid, sites)
     hours, background_row = np.unique(table.time.to_numpy(), return_inverse=True)
     receptor_sites = np.concatenate([table.site.to_numpy(), np.full(hours.size, background)])
     site_info = sites.set_index("site").loc[receptor_sites]
@@ -170,12 +167,8 @@ def load_inputs(config: RunConfig) -> RunInputs:
     receptors = Receptors(receptor_sites.astype(str), np.asarray(x, float), np.asarray(y, float),
                           site_info.inlet_height_m.to_numpy(float),
                           ((receptor_times - start) // np.timedelta64(1, "h")).astype(np.int64))
-    spinup = start - np.timedelta64(config.transport.hours_back, "h")
-    met.at(spinup + np.arange(int((receptor_times.max() - spinup) // np.timedelta64(1, "h")) + 1)
-           * np.timedelta64(1, "h"),
-           f"{inputs.meteorology} (the period and the {config.transport.hours_back} hours back "
-           "before it)")
-    return RunInputs(config, grid, regions, land, met, sites, background, table, inventory,
+    transport.check_coverage(int(receptors.hour.max()))
+    return RunInputs(config, grid, regions, land, sites, background, table, inventory,
                      truth, transport, receptors, background_row)
 
 
@@ -187,9 +180,8 @@ def sensitivities(inputs: RunInputs, points: PointSources, cache: ArtifactCache,
     """Surface footprints and stack sensitivities of every receptor (cached)."""
     transport, receptors = inputs.transport, inputs.receptors
     base = (transport.cache_parts(), receptors.x, receptors.y, receptors.height, receptors.hour)
-    surface = Footprints.from_arrays(cache.load_or_compute(
-        "footprints", cache_key("surface", *base),
-        lambda: transport.surface_footprints(receptors, progress).to_arrays()))
+    surface = map_receptors(transport.surface_footprints, receptors, transport.cache_parts(),
+                            cache, inputs.config.transport.scheduler, progress=progress)
     n_towers = len(inputs.table)
     is_tower = np.arange(len(receptors)) < n_towers
     stacks = stack_sources(points, inputs.grid) if len(points) else None

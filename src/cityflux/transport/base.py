@@ -16,6 +16,7 @@ results depend on, for the footprint cache key.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,17 @@ class Transport(abc.ABC):
     def cache_parts(self) -> tuple:
         """Everything the results depend on besides the receptors and sources."""
 
+    def check_coverage(self, last_hour: int) -> None:
+        """Raise an InputError naming what is missing when the inputs cannot serve
+        receptors up to hour ``last_hour`` (from the period start) with the emissions of the
+        ``hours_back`` hours before the period; by default there is nothing to check."""
+
+
+def settings_key(settings):
+    """The transport settings without those that change where results are computed but not
+    what they are (the scheduler), for cache keys."""
+    return dataclasses.replace(settings, scheduler=None)
+
 
 def code_fingerprint(package: Path | None = None) -> str:
     """SHA-256 of the source of every module of the transport package (and the met and
@@ -83,10 +95,48 @@ def code_fingerprint(package: Path | None = None) -> str:
     return digest.hexdigest()
 
 
-def make_transport(settings, grid, met, start, where: str = "meteorology") -> Transport:
-    """The transport model ``settings.model`` names (a :class:`TransportConfig`)."""
-    from ..config import TransportModel
-    from .plume import GaussianPlumeTransport
+def make_transport(config, grid, sites=None) -> Transport:
+    """The transport model ``config.transport.model`` names, with the inputs it reads.
 
-    models = {TransportModel.GAUSSIAN_PLUME: GaussianPlumeTransport}
-    return models[settings.model](settings, grid, met, start, where)
+    Parameters
+    ----------
+    config : RunConfig
+    grid : Grid
+    sites : DataFrame, optional
+        The sites table (site, lon, lat): imported STILT files without a site name are
+        matched to the nearest site.
+    """
+    from ..config import PlumeForm, TransportModel
+
+    settings = config.transport
+    start = np.datetime64(config.period.start, "ns")
+    path = config.inputs.meteorology
+    if settings.model == TransportModel.IMPORTED:
+        from .imported import transport_from_files
+
+        return transport_from_files(settings, grid, start, sites)
+    if settings.model == TransportModel.GAUSSIAN_PLUME and \
+            settings.plume_form == PlumeForm.STEADY:
+        from ..errors import InputError
+        from ..met import read_meteorology
+        from .plume import GaussianPlumeTransport
+
+        try:
+            met = read_meteorology(path)
+        except InputError as exc:
+            if "expected ('time',)" not in str(exc):
+                raise
+            raise InputError(f"{exc}; the steady plume reads one column: set "
+                             "transport.plume_form: trajectory (or transport.model: "
+                             "particles) to use meteorological fields") from None
+        return GaussianPlumeTransport(settings, grid, met, start, str(path))
+    from ..met_fields import read_met_field
+
+    met = read_met_field(path, grid, roughness_length_m=settings.roughness_length_m)
+    if settings.model == TransportModel.PARTICLES:
+        from .particle_transport import ParticleTransport
+
+        return ParticleTransport(settings, grid, met, start, config.seed, str(path))
+    from .trajectory_plume import TrajectoryPlumeTransport
+
+    return TrajectoryPlumeTransport(settings, grid, met, start, str(path))

@@ -826,3 +826,43 @@ class ImportedTransport(Transport):
     def cache_parts(self) -> tuple:
         return (code_fingerprint(), self.grid, self.start, self.hours_back,
                 self.stacks_as_surface, tuple(p.digest() for p in self.parts))
+
+
+def transport_from_files(settings, grid: Grid, start, sites=None) -> ImportedTransport:
+    """The :class:`ImportedTransport` of a config's ``transport.footprint_files``.
+
+    STILT receptors without a ``site`` in the config are named after the nearest site of
+    ``sites`` (a table with site, lon, lat), which must lie within the transport's
+    ``max_distance_m``.
+    """
+    from ..config import FootprintFormat
+
+    parts = []
+    for spec in settings.footprint_files:
+        if spec.format == FootprintFormat.STILT:
+            footprints = read_stilt_footprint(spec.files, site=spec.site)
+            if spec.site is None and sites is not None:
+                footprints = _named_after_nearest_site(footprints, grid, sites)
+            parts.append(footprints)
+        else:
+            parts += [read_name_footprint(path, site=spec.site, use_hires=spec.use_hires)
+                      for path in spec.files]
+    return ImportedTransport(parts, grid, start, hours_back=settings.hours_back,
+                             stacks_as_surface=settings.stacks_as_surface)
+
+
+def _named_after_nearest_site(footprints: ImportedFootprints, grid: Grid,
+                              sites, max_distance_m: float = 2000.0) -> ImportedFootprints:
+    site_x, site_y = grid.to_metric(sites.lon.to_numpy(float), sites.lat.to_numpy(float))
+    x, y = grid.to_metric(footprints.lon, footprints.lat)
+    distance = np.hypot(np.subtract.outer(x, site_x), np.subtract.outer(y, site_y))
+    nearest = distance.argmin(axis=1)
+    far = distance[np.arange(x.size), nearest] > max_distance_m
+    if far.any():
+        i = int(np.argmax(far))
+        raise InputError(f"{footprints.files[min(i, len(footprints.files) - 1)]}: the STILT "
+                         f"receptor at {footprints.lon[i]:.4f} E, {footprints.lat[i]:.4f} N "
+                         f"is {distance[i].min() / 1000:.3g} km from the nearest site; "
+                         "expected a site within 2 km (or give the site in "
+                         "transport.footprint_files)")
+    return replace(footprints, site=sites.site.to_numpy().astype(str)[nearest])

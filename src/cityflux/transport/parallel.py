@@ -144,6 +144,14 @@ def map_receptors(compute: Callable[[Receptors], Footprints], receptors: Recepto
     return Footprints.concatenate(parts)
 
 
+def check_scheduler(scheduler, where: str = "scheduler") -> None:
+    """Refuse a scheduler text that is not understood (nothing is started)."""
+    try:
+        _Executor(scheduler)
+    except SchedulerError as exc:
+        raise SchedulerError(f"{where}: {exc}") from None
+
+
 def receptor_keys(receptors: Receptors, key_parts: tuple) -> list[str]:
     """The cache key of each receptor: ``key_parts`` (hashed once) with the receptor's
     position, inlet height, hour and index in the stream."""

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import InputError
 from ..units import air_molar_density
 from . import kernels
-from .base import Receptors, Transport, code_fingerprint
+from .base import Receptors, Transport, code_fingerprint, settings_key
 from .footprints import Footprints
 from .stacks import StackSources, stack_sensitivities
 from .stability import (StabilityMethod, solar_elevation_deg, stability_from_obukhov,
@@ -158,8 +158,12 @@ class GaussianPlumeTransport(Transport):
                                    plume_rise=self.settings.plume_rise,
                                    reference_height_m=WIND_REFERENCE_HEIGHT_M)
 
+    def check_coverage(self, last_hour: int) -> None:
+        self.met.at(self._times(np.arange(-self.hours_back, last_hour + 1)),
+                    f"{self.where} (the period and the {self.hours_back} hours back before it)")
+
     def cache_parts(self) -> tuple:
-        return (code_fingerprint(), self.settings, self.grid, self.start, self.met.time,
+        return (code_fingerprint(), settings_key(self.settings), self.grid, self.start, self.met.time,
                 self.met.values)
 
 
