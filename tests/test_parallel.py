@@ -161,7 +161,7 @@ def test_a_distributed_client_by_address_gives_the_serial_footprints(tmp_path):
 
 @pytest.mark.slow
 def test_a_local_cluster_of_processes_gives_the_serial_footprints(tmp_path):
-    """'local:2': two worker processes; the fake and the real plume transport."""
+    """'local:2': two worker processes; a fake model, the plume and the particle model."""
     import cloudpickle
 
     module = sys.modules[fake_footprints.__module__]
@@ -170,6 +170,8 @@ def test_a_local_cluster_of_processes_gives_the_serial_footprints(tmp_path):
         receptors = make_receptors()
         transport, plume_receptors = plume_case()
         serial_plume = transport.surface_footprints(plume_receptors)  # compiles the kernels
+        particles = particle_case(transport)
+        serial_particles = particles.surface_footprints(plume_receptors)
         from distributed import Client, LocalCluster
 
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -179,14 +181,29 @@ def test_a_local_cluster_of_processes_gives_the_serial_footprints(tmp_path):
                                  client, chunk=3)
             plume = map_receptors(transport.surface_footprints, plume_receptors,
                                   transport.cache_parts(), None, client, chunk=2)
+            particle = map_receptors(particles.surface_footprints, plume_receptors,
+                                     particles.cache_parts(), None, client, chunk=3)
         assert len(pids) == 2 and os.getpid() not in pids
         assert_same(fake, fake_footprints(receptors))
         assert_same(plume, serial_plume)
+        assert_same(particle, serial_particles)
         # the scheduler text starts (and closes) a cluster of its own
         again = map_receptors(fake_footprints, receptors, KEY, None, "local:2")
         assert_same(again, fake_footprints(receptors))
     finally:
         cloudpickle.unregister_pickle_by_value(module)
+
+
+def particle_case(plume):
+    """The particle model on the plume case's grid, in a uniform field."""
+    from cityflux.config import ParticlesConfig, TransportConfig, TransportModel
+    from cityflux.synthetic.met_fields import uniform_met_field
+    from cityflux.transport.particle_transport import ParticleTransport
+
+    settings = TransportConfig(model=TransportModel.PARTICLES, hours_back=6,
+                               particles=ParticlesConfig(n_particles=100))
+    met = uniform_met_field(plume.grid, plume.start, 30, speed_m_s=4.0)
+    return ParticleTransport(settings, plume.grid, met, plume.start, 7)
 
 
 def plume_case():

@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "run succeeds.")
     _add_config_arguments(run)
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--scheduler", metavar="WHERE",
+                     help="where footprints are computed (overrides transport.scheduler): "
+                          "'threads[:N]', 'synchronous', 'local:N' (a dask LocalCluster of N "
+                          "worker processes) or a dask scheduler address 'tcp://host:port'")
 
     prior = commands.add_parser(
         "prior", parents=[common], help="build the prior from the inventory sources and write "
@@ -76,11 +80,57 @@ def build_parser() -> argparse.ArgumentParser:
                     "and the observation selection. Exits 0 when the run would start.")
     _add_config_arguments(validate)
 
+    footprint = commands.add_parser(
+        "footprint", parents=[common], help="particle footprints of receptors, written as "
+                                            "R-STILT files (no inversion config needed)",
+        description="Release backward particles from each receptor through the meteorology "
+                    "and write its footprint foot(time, lat, lon) in ppm (umol-1 m2 s) under "
+                    "R-STILT's file name <YYYYmmddHHMM>_<lon>_<lat>_<zagl>_foot.nc, one file "
+                    "per receptor, layers stamped at the start of each hour back. Receptors: "
+                    "a CSV with time,lat,lon,height[,kind,lat2,lon2,height_top] (kind point, "
+                    "path or column) or --receptor options. See docs/transport.md.",
+        epilog="example: cityflux footprint --met met.nc --grid -112.3,-111.5,40.4,41.0,0.01 "
+               "--receptor 2024-07-01T20:00Z,40.766,-111.848,30 --particles 1000 --out foot/")
+    footprint.add_argument("--met", required=True, metavar="FILE",
+                           help="meteorology NetCDF (one column or fields; docs/formats.md)")
+    footprint.add_argument("--receptors", metavar="CSV", help="receptor table")
+    footprint.add_argument("--receptor", action="append", default=[], metavar="T,LAT,LON,H",
+                           help="one point receptor: UTC time, latitude, longitude, height "
+                                "above ground in m (repeat for several)")
+    footprint.add_argument("--grid", required=True, metavar="XMN,XMX,YMN,YMX,XRES[,YRES]",
+                           help="footprint grid as STILT gives it (cell edges and sizes, in "
+                                "--crs units)")
+    footprint.add_argument("--crs", default="EPSG:4326",
+                           help="CRS of --grid (default EPSG:4326: degrees)")
+    footprint.add_argument("--particles", type=_positive_int, default=1000, metavar="N",
+                           help="particles per receptor (default 1000)")
+    footprint.add_argument("--hours-back", type=_positive_int, default=24, metavar="H",
+                           help="hours the particles are followed back (default 24)")
+    footprint.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    footprint.add_argument("--smooth-factor", type=float, default=0.0, metavar="F",
+                           help="Gaussian smoothing growing with particle age, as a fraction "
+                                "of the distance travelled (default 0: off)")
+    footprint.add_argument("--time-integrate", action="store_true",
+                           help="write one layer summed over hours back")
+    footprint.add_argument("--out", default="footprints", metavar="DIR",
+                           help="folder for the files (default: footprints)")
+    footprint.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
     commands.add_parser("config-doc", parents=[common],
                         help="print the configuration reference (Markdown)",
                         description="Print the reference of every config key, generated "
                                     "from the code (this is docs/configuration.md).")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +155,12 @@ def _dispatch(args) -> int:
     if args.command == "config-doc":
         sys.stdout.write(config_reference())
         return 0
-    config = load_config(args.config, args.overrides)
+    if args.command == "footprint":
+        return _footprint(args)
+    overrides = list(args.overrides)
+    if getattr(args, "scheduler", None):
+        overrides.append(f"transport.scheduler={args.scheduler}")
+    config = load_config(args.config, overrides)
     if args.command == "prior":
         from .prior import write_prior
 
@@ -129,6 +184,38 @@ def _dispatch(args) -> int:
 
     summary = run(config, progress=not args.no_progress and sys.stderr.isatty())
     print(summary_table(summary))
+    return 0
+
+
+def _footprint(args) -> int:
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    from .config import ParticlesConfig, TransportConfig, TransportModel
+    from .errors import InputError
+    from .footprint_tool import (compute_and_write, footprint_grid, parse_receptor,
+                                 read_receptors, receptor_table)
+    from .met_fields import read_met_field
+
+    if bool(args.receptors) == bool(args.receptor):
+        raise InputError("give the receptors either as --receptors CSV or as --receptor "
+                         "options")
+    if args.smooth_factor < 0 or args.seed < 0:
+        raise InputError("--smooth-factor and --seed must not be negative")
+    table = (read_receptors(Path(args.receptors)) if args.receptors else
+             receptor_table(pd.DataFrame([parse_receptor(r) for r in args.receptor]),
+                            "--receptor", line=np.arange(1, len(args.receptor) + 1)))
+    grid = footprint_grid(args.grid, args.crs)
+    met = read_met_field(Path(args.met), grid)
+    settings = TransportConfig(model=TransportModel.PARTICLES, hours_back=args.hours_back,
+                               particles=ParticlesConfig(n_particles=args.particles,
+                                                         smooth_factor=args.smooth_factor))
+    files = compute_and_write(table, met, grid, Path(args.out), settings, args.seed,
+                              args.time_integrate,
+                              progress=not args.no_progress and sys.stderr.isatty())
+    print(f"{len(files)} footprint(s) written to {Path(args.out).resolve()}")
     return 0
 
 

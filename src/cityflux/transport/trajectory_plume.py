@@ -114,6 +114,41 @@ def _bucket_index(x: np.ndarray, y: np.ndarray, size: float):
             order.astype(np.int64))
 
 
+def stability_classes(met, settings, where: str = "meteorology") -> np.ndarray:
+    """Pasquill class (0..5 = A..F) of every MetField node and time, (nt, ny, nx), from the
+    Obukhov length and the roughness (``settings.roughness_length_m`` where the field has
+    none)."""
+    roughness = np.asarray(met.roughness_length, float)
+    roughness = np.where(np.isfinite(roughness) & (roughness > 0), roughness,
+                         float(settings.roughness_length_m))
+    try:
+        classes = stability_from_obukhov(met.obukhov_length, roughness)
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    return np.ascontiguousarray(classes, np.int64)
+
+
+def rise_table(packed, classes: np.ndarray, settings, sources: StackSources,
+               first_hour_s: float, n_hours: int) -> np.ndarray:
+    """Release height and Briggs rise of every stack in every emission hour.
+
+    Returns
+    -------
+    ndarray (n_sources, n_hours, N_RISE)
+        Row e is the hour starting ``first_hour_s + 3600 e`` (met time axis, s); columns
+        as in :data:`~cityflux.transport.trajectory_kernels.R_BASE` ... ``R_US``: the
+        effective height of a fully risen plume is ``R_BASE + R_FINAL``.
+    """
+    src = [np.ascontiguousarray(a, float) for a in (
+        sources.x_m, sources.y_m, sources.stack_height_m, sources.buoyancy_flux_m4_s3,
+        sources.exit_velocity_m_s, sources.exit_temperature_k, sources.diameter_m)]
+    rise = np.empty((sources.size, int(n_hours), tk.N_RISE))
+    tk.rise_table(packed.wind, packed.zlev, packed.surf, packed.met_t, packed.met_axes, classes,
+                  int(settings.dispersion.code), float(settings.min_wind_speed_m_s), *src,
+                  float(first_hour_s), bool(settings.plume_rise), rise)
+    return rise
+
+
 class TrajectoryPlumeTransport(Transport):
     """Gaussian plumes along back trajectories through a MetField (module docstring).
 
@@ -147,14 +182,7 @@ class TrajectoryPlumeTransport(Transport):
             self._packed = pack_met(met)
         except ValueError as exc:
             raise InputError(f"{where}: {exc}") from None
-        roughness = np.asarray(met.roughness_length, float)
-        roughness = np.where(np.isfinite(roughness) & (roughness > 0), roughness,
-                             float(settings.roughness_length_m))
-        try:
-            classes = stability_from_obukhov(met.obukhov_length, roughness)
-        except ValueError as exc:
-            raise InputError(f"{where}: {exc}") from None
-        self._classes = np.ascontiguousarray(classes, np.int64)
+        self._classes = stability_classes(met, settings, where)
         self._settings = np.empty(tk.N_SETTINGS)
         self._settings[tk.S_UMIN] = settings.min_wind_speed_m_s
         self._settings[tk.S_SCHEME] = settings.dispersion.code
@@ -272,11 +300,8 @@ class TrajectoryPlumeTransport(Transport):
             sources.x_m, sources.y_m, sources.stack_height_m, sources.buoyancy_flux_m4_s3,
             sources.exit_velocity_m_s, sources.exit_temperature_k, sources.diameter_m)]
         with_rise = bool(self.settings.plume_rise)
-        rise = np.empty((n_src, n_hours, tk.N_RISE))
-        p = self._packed
-        tk.rise_table(p.wind, p.zlev, p.surf, p.met_t, p.met_axes, self._classes,
-                      int(self.settings.dispersion.code), float(self.settings.min_wind_speed_m_s),
-                      *src, first_hour_s, with_rise, rise)
+        rise = rise_table(self._packed, self._classes, self.settings, sources, first_hour_s,
+                          n_hours)
         max_rise = float(rise[:, :, tk.R_FINAL].max())
         spacing = self._source_bucket_size(src[0], src[1])
         bucket, start, items = _bucket_index(src[0], src[1], spacing)
