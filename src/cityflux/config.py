@@ -81,6 +81,13 @@ class OffsetSites(str, enum.Enum):
     ALL_SITES = "all_sites"
 
 
+class BackgroundSource(str, enum.Enum):
+    """Where the observations' background comes from."""
+
+    SITE = "site"            # the background site's observation at the same hour
+    BOUNDARY = "boundary"    # particle exits x inputs.boundary_conditions
+
+
 class MismatchGroups(str, enum.Enum):
     """How the model-data mismatch is grouped when it is estimated (``auto``)."""
 
@@ -180,6 +187,10 @@ class InputsConfig:
     truth_flux: typing.Optional[Path] = _key("optional 'true' flux (synthetic cases only, to "
                                              "score the posterior): a prior.nc or flux NetCDF; "
                                              "or give a truth section", None, must_exist=True)
+    boundary_conditions: typing.Optional[Path] = _key(
+        "CO2 boundary conditions for observations.background: boundary: edge curtains "
+        "vmr_n/e/s/w (OpenGHG/NAME) or a CO2 field on lat, lon (see docs/formats.md)", None,
+        must_exist=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -405,6 +416,12 @@ class ObservationsConfig:
     local_hours: tuple[int, ...] = _key("local hours of day (0-23, hour starting) whose "
                                         "observations enter the inversion",
                                         [12, 13, 14, 15, 16])
+    background: BackgroundSource = _key(
+        "the background subtracted from the towers: site (the background site's observation "
+        "at the same hour; the model subtracts its footprint too) or boundary (each "
+        "observation's particles' exits x inputs.boundary_conditions; particles or imported "
+        "NAME footprints)",
+        BackgroundSource.SITE)
     background_site: typing.Optional[str] = _key("site id of the background site; default: "
                                                  "the one site with role 'background'", None)
     measurement_error_ppm: float = _key("measurement error standard deviation, ppm (rows "
@@ -755,6 +772,20 @@ def _check_transport(config: RunConfig, source: str) -> None:
         raise ConfigError(f"{source}: 'transport.footprint_files' is only read with "
                           f"'transport.model: imported' (the model is "
                           f"'{transport.model.value}')")
+    boundary = config.observations.background == BackgroundSource.BOUNDARY
+    names = [f.format == FootprintFormat.NAME for f in transport.footprint_files]
+    if boundary and not (transport.model == TransportModel.PARTICLES or
+                         (imported and names and all(names))):
+        raise ConfigError(f"{source}: 'observations.background: boundary' needs "
+                          "'transport.model: particles' or imported NAME footprints (the "
+                          f"model is '{transport.model.value}'): the background comes from "
+                          "where the particles left the domain")
+    if boundary and config.inputs.boundary_conditions is None:
+        raise ConfigError(f"{source}: 'observations.background: boundary' needs "
+                          "'inputs.boundary_conditions' (a boundary-condition NetCDF)")
+    if config.inputs.boundary_conditions is not None and not boundary:
+        raise ConfigError(f"{source}: 'inputs.boundary_conditions' is only read with "
+                          "'observations.background: boundary'")
     if transport.scheduler is not None:
         from .transport.parallel import check_scheduler
 

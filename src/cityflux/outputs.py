@@ -368,6 +368,8 @@ def run_diagnostics(inputs, inversion, content, truth, residual_prior, residual_
     diagnostics = {
         **result.diagnostics,
         "solver": config.solver.method.value,
+        "transport": {"model": config.transport.model.value,
+                      "background": config.observations.background.value},
         "period": {"start": config.period.start.isoformat(), "end": config.period.end.isoformat()},
         "units": {"period_totals": "t CO2", "rates": "t h-1", "point_sources": "t CO2"},
         "blocks": {block.name: {"type": type(block).__name__, "elements": int(block.size),

@@ -20,8 +20,8 @@ import pandas as pd
 import scipy.sparse
 
 from .cache import ArtifactCache, cache_key
-from .config import Auto, MismatchGroups, RunConfig
-from .errors import ConfigError
+from .config import Auto, BackgroundSource, MismatchGroups, RunConfig
+from .errors import ConfigError, InputError
 from .grid import Grid, read_grid_file
 from .inventory.builder import build_inventory, inventory_from_file
 from .inventory.model import Inventory
@@ -41,6 +41,7 @@ from .state.build import block_sectors, build_layout, hourly_priors
 from .state.layout import StateLayout
 from .state.prior import ErrorParameters, initial_error_parameters, prior_covariance, prior_state
 from .transport.base import Receptors, Transport, make_transport
+from .transport.footprints import Footprints
 from .transport.parallel import map_receptors
 from .transport.plume import stack_sources
 from .transport.stacks import StackSources
@@ -58,13 +59,22 @@ class RunInputs:
     regions: Regions
     land_fraction: np.ndarray | None
     sites: pd.DataFrame
-    background: str
+    background: str | None        # the background site; None: modelled from boundary values
     table: pd.DataFrame
     inventory: Inventory
     truth: Inventory | None
     transport: Transport
-    receptors: Receptors          # towers' observations, then the background's hours
+    receptors: Receptors          # towers' observations, then the background site's hours
     background_row: np.ndarray    # each observation's row among the background hours
+
+    def split(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-receptor ``values`` as (towers' rows, background hours' rows). A modelled
+        background (boundary) has no receptors: one row of zeros stands for it, as it does
+        not see the domain's fluxes."""
+        n = len(self.table)
+        if self.background is not None:
+            return values[:n], values[n:]
+        return values[:n], np.zeros((1,) + values.shape[1:])
 
     @property
     def n_hours(self) -> int:
@@ -151,7 +161,9 @@ def load_inputs(config: RunConfig) -> RunInputs:
     inputs = config.inputs
     sites = read_sites(inputs.sites)
     records = read_records(inputs.observations, sites.site)
-    background = background_site(sites, config.observations.background_site, str(inputs.sites))
+    modelled = config.observations.background == BackgroundSource.BOUNDARY
+    background = None if modelled else background_site(sites, config.observations.background_site,
+                                                       str(inputs.sites))
     table = observation_table(records, tower_sites(sites), background, config.period.start,
                               config.period.end, config.domain.utc_offset_hours,
                               config.observations.local_hours, str(inputs.observations))
@@ -160,6 +172,8 @@ def load_inputs(config: RunConfig) -> RunInputs:
     start = np.datetime64(config.period.start, "ns")
     transport = make_transport(config, grid, sites)
     hours, background_row = np.unique(table.time.to_numpy(), return_inverse=True)
+    if modelled:
+        hours, background_row = hours[:0], np.zeros(len(table), np.int64)
     receptor_sites = np.concatenate([table.site.to_numpy(), np.full(hours.size, background)])
     site_info = sites.set_index("site").loc[receptor_sites]
     x, y = grid.to_metric(site_info.lon.to_numpy(), site_info.lat.to_numpy())
@@ -182,8 +196,7 @@ def sensitivities(inputs: RunInputs, points: PointSources, cache: ArtifactCache,
     base = (transport.cache_parts(), receptors.x, receptors.y, receptors.height, receptors.hour)
     surface = map_receptors(transport.surface_footprints, receptors, transport.cache_parts(),
                             cache, inputs.config.transport.scheduler, progress=progress)
-    n_towers = len(inputs.table)
-    is_tower = np.arange(len(receptors)) < n_towers
+    is_tower = np.arange(len(receptors)) < len(inputs.table)
     stacks = stack_sources(points, inputs.grid) if len(points) else None
     point_tower = point_background = None
     if stacks is not None:
@@ -191,9 +204,13 @@ def sensitivities(inputs: RunInputs, points: PointSources, cache: ArtifactCache,
             "stacks", cache_key("stacks", *base, *_stack_key(stacks)),
             lambda: {"values": transport.point_sensitivities(stacks, receptors,
                                                              progress=progress)})["values"]
-        point_tower, point_background = values[is_tower], values[~is_tower]
-    return Sensitivities(surface.subset(is_tower), surface.subset(~is_tower),
-                         inputs.background_row, point_tower, point_background)
+        point_tower, point_background = inputs.split(values)
+    background = surface.subset(~is_tower)
+    if inputs.background is None:
+        background = Footprints(np.zeros(1, np.int64), *(np.zeros(0, np.int64),) * 3,
+                                np.zeros(0), surface.n_cells)
+    return Sensitivities(surface.subset(is_tower), background, inputs.background_row,
+                         point_tower, point_background)
 
 
 def _stack_key(stacks: StackSources) -> tuple:
@@ -248,6 +265,11 @@ def set_up(inputs: RunInputs, inventory: Inventory, cache: ArtifactCache,
     priors, layout = plan_state(inputs, inventory)
     x_b = prior_state(layout, priors)
     sens = sensitivities(inputs, inventory.points, cache, progress)
+    if inputs.background is None:   # modelled: the observation table gets it now
+        if sens.tower.background is None:
+            raise InputError("observations.background: boundary: the transport gave no "
+                             "background values")
+        inputs.table["background"] = sens.tower.background
     model = build_observation_model(layout, inputs.table.site.to_numpy(), sens, priors, x_b)
     used = np.flatnonzero(inputs.table.used.to_numpy())
     observations = config.observations
@@ -363,8 +385,8 @@ def search_missing_sources(config: RunConfig, inputs: RunInputs, inversion: Inve
     columns = cache.load_or_compute("candidates", key, lambda: {
         "values": transport.point_sensitivities(candidates, receptors, integrate=True,
                                                 progress=progress)})["values"]
-    n_towers = len(inputs.table)
-    difference = columns[:n_towers] - columns[n_towers:][inputs.background_row]
+    tower, background = inputs.split(columns)
+    difference = tower - background[inputs.background_row]
     difference = difference[inversion.used]
     inversion.search = search(inversion.innovation_covariance, inversion.innovation, difference, np.column_stack([x, y]),
                               settings.significance, settings.simulations, rng,

@@ -385,3 +385,16 @@ def test_cache_parts_follow_the_footprints(stilt_transport):
     changed = ImportedTransport(dataclasses.replace(imported, values=imported.values * 2),
                                 imported.grid, transport.start)
     assert changed.cache_parts() != transport.cache_parts()
+
+
+def test_a_boundary_file_gives_the_transport_each_receptors_background(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FootprintImportWarning)
+        imported = read_name_footprint(NAME_FILE, boundary=BOUNDARY_FILE)
+    rows = np.array([5, 0, 17])
+    receptors = receptors_for(imported, imported.grid).subset(rows)
+    footprints = ImportedTransport(imported, imported.grid, START).surface_footprints(receptors)
+    np.testing.assert_allclose(footprints.background, imported.background_normalised_ppm[rows])
+    assert np.all((footprints.background > 390) & (footprints.background < 400))
+    without = ImportedTransport(name, name.grid, START).surface_footprints(receptors)
+    assert without.background is None

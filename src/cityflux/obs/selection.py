@@ -12,7 +12,7 @@ from ..errors import InputError
 log = logging.getLogger(__name__)
 
 
-def observation_table(records: pd.DataFrame, towers: pd.DataFrame, background_site: str,
+def observation_table(records: pd.DataFrame, towers: pd.DataFrame, background_site: str | None,
                       period_start, period_end, utc_offset_hours: float,
                       local_hours, where: str) -> pd.DataFrame:
     """Tower observations of the period with their background and selection flag.
@@ -22,7 +22,8 @@ def observation_table(records: pd.DataFrame, towers: pd.DataFrame, background_si
     the rows whose local hour is one of ``local_hours``: those enter the inversion.
 
     Returns columns ``site``, ``time``, ``observed``, ``background`` (ppm),
-    ``uncertainty_ppm`` (the tower's stated uncertainty, NaN if none), ``used``. How many
+    ``uncertainty_ppm`` (the tower's stated uncertainty, NaN if none), ``used``. Without a
+    ``background_site`` the background is modelled later and left NaN here. How many
     tower hours of the period are left out, and why, is logged as a warning.
     """
     if "uncertainty_ppm" not in records:
@@ -31,13 +32,13 @@ def observation_table(records: pd.DataFrame, towers: pd.DataFrame, background_si
     in_period = records[(records.time >= start) & (records.time < end)]
     valid = in_period.dropna(subset=["co2_ppm"])
     background = valid[valid.site == background_site].set_index("time")["co2_ppm"]
-    if background.empty:
+    if background.empty and background_site is not None:
         raise InputError(f"{where}: background site {background_site!r} has no valid record "
                          f"in the period {period_start} to {period_end}")
     towers_in_period = in_period[in_period.site.isin(towers.site)]
     table = valid[valid.site.isin(towers.site)].rename(columns={"co2_ppm": "observed"})
     table = table.assign(background=background.reindex(table.time).to_numpy())
-    no_background = table.background.isna()
+    no_background = table.background.isna() & (background_site is not None)
     no_value = int(towers_in_period.co2_ppm.isna().sum())
     if no_value or no_background.any():
         log.warning("%s: %d tower hour(s) of the period have no value (empty or NaN) and %d "

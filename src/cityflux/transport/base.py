@@ -114,7 +114,8 @@ def make_transport(config, grid, sites=None) -> Transport:
     if settings.model == TransportModel.IMPORTED:
         from .imported import transport_from_files
 
-        return transport_from_files(settings, grid, start, sites)
+        return transport_from_files(settings, grid, start, sites,
+                                    config.inputs.boundary_conditions)
     if settings.model == TransportModel.GAUSSIAN_PLUME and \
             settings.plume_form == PlumeForm.STEADY:
         from ..errors import InputError
@@ -136,7 +137,13 @@ def make_transport(config, grid, sites=None) -> Transport:
     if settings.model == TransportModel.PARTICLES:
         from .particle_transport import ParticleTransport
 
-        return ParticleTransport(settings, grid, met, start, config.seed, str(path))
+        boundary = config.inputs.boundary_conditions
+        if boundary is not None:
+            from .boundary import read_boundary_conditions
+
+            boundary = read_boundary_conditions(boundary)
+        return ParticleTransport(settings, grid, met, start, config.seed, str(path),
+                                 boundary=boundary)
     from .trajectory_plume import TrajectoryPlumeTransport
 
     return TrajectoryPlumeTransport(settings, grid, met, start, str(path))

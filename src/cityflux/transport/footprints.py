@@ -30,6 +30,9 @@ class Footprints:
     values : ndarray of float (nnz,)
         ppm per (µmol m⁻² s⁻¹).
     n_cells : int
+    background : ndarray of float (n_obs,) or None
+        Each observation's modelled background, ppm, when the transport gives one
+        (:mod:`cityflux.transport.boundary`).
     """
 
     obs_hour: np.ndarray
@@ -38,6 +41,7 @@ class Footprints:
     hours_back: np.ndarray
     values: np.ndarray
     n_cells: int
+    background: np.ndarray | None = None
 
     @property
     def n_obs(self) -> int:
@@ -54,18 +58,22 @@ class Footprints:
         new_index = np.cumsum(mask) - 1
         keep = mask[self.rows]
         return Footprints(self.obs_hour[mask], new_index[self.rows[keep]], self.cells[keep],
-                          self.hours_back[keep], self.values[keep], self.n_cells)
+                          self.hours_back[keep], self.values[keep], self.n_cells,
+                          None if self.background is None else self.background[mask])
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The footprints as plain arrays (for caching)."""
-        return {"obs_hour": self.obs_hour, "rows": self.rows, "cells": self.cells,
-                "hours_back": self.hours_back, "values": self.values,
-                "n_cells": np.array(self.n_cells)}
+        arrays = {"obs_hour": self.obs_hour, "rows": self.rows, "cells": self.cells,
+                  "hours_back": self.hours_back, "values": self.values,
+                  "n_cells": np.array(self.n_cells)}
+        if self.background is not None:
+            arrays["background"] = self.background
+        return arrays
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "Footprints":
         return cls(arrays["obs_hour"], arrays["rows"], arrays["cells"], arrays["hours_back"],
-                   arrays["values"], int(arrays["n_cells"]))
+                   arrays["values"], int(arrays["n_cells"]), arrays.get("background"))
 
     @classmethod
     def concatenate(cls, parts: list["Footprints"]) -> "Footprints":
@@ -74,7 +82,9 @@ class Footprints:
                    np.concatenate([p.rows + o for p, o in zip(parts, offsets)]),
                    np.concatenate([p.cells for p in parts]),
                    np.concatenate([p.hours_back for p in parts]),
-                   np.concatenate([p.values for p in parts]), parts[0].n_cells)
+                   np.concatenate([p.values for p in parts]), parts[0].n_cells,
+                   None if any(p.background is None for p in parts)
+                   else np.concatenate([p.background for p in parts]))
 
 
 class SparseObservationOperator:

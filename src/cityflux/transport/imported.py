@@ -265,9 +265,11 @@ class ImportedFootprints:
         data = self.regridded(grid) if grid is not None else self
         start = np.datetime64(start, "ns")
         obs_hour = data.observation_hours(start)
+        background = self.background_normalised_ppm
         if not data.time_resolved:
             return Footprints(obs_hour, data.rows, data.cells,
-                              np.zeros(data.rows.size, np.int64), data.values, data.grid.size)
+                              np.zeros(data.rows.size, np.int64), data.values, data.grid.size,
+                              background)
         a = (data.emission_start - start) / HOUR
         b = (data.emission_end - start) / HOUR
         first = np.floor(a).astype(np.int64)
@@ -288,7 +290,7 @@ class ImportedFootprints:
             raise InputError(f"{self.source}: emissions after the observation hour "
                              "(a forward-in-time footprint?); expected backward footprints")
         return Footprints(obs_hour, rows.astype(np.int64), cells.astype(np.int64),
-                          hours_back.astype(np.int64), values, data.grid.size)
+                          hours_back.astype(np.int64), values, data.grid.size, background)
 
     @classmethod
     def concatenate(cls, parts: Sequence[ImportedFootprints]) -> ImportedFootprints:
@@ -769,6 +771,10 @@ class ImportedTransport(Transport):
                              "every site and observation hour")
         receptor, row, weight = (np.array(v) for v in zip(*pairs))
         self._check_positions(receptors, receptor, row)
+        background = None
+        if self._all.background is not None:   # the matched receptors' mean
+            background = np.bincount(receptor, weight * self._all.background[row],
+                                     minlength=len(receptors))
         counts = self._indptr[row + 1] - self._indptr[row]
         entry = self._order[np.repeat(self._indptr[row], counts)
                             + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts,
@@ -779,7 +785,7 @@ class ImportedTransport(Transport):
         return Footprints(np.asarray(receptors.hour, np.int64),
                           np.repeat(receptor, counts)[keep], fp.cells[entry],
                           fp.hours_back[entry], fp.values[entry] *
-                          np.repeat(weight, counts)[keep], self.grid.size)
+                          np.repeat(weight, counts)[keep], self.grid.size, background)
 
     def _check_positions(self, receptors, receptor, row) -> None:
         known = np.isfinite(self._lon[row]) & np.isfinite(self._lat[row])
@@ -828,12 +834,13 @@ class ImportedTransport(Transport):
                 self.stacks_as_surface, tuple(p.digest() for p in self.parts))
 
 
-def transport_from_files(settings, grid: Grid, start, sites=None) -> ImportedTransport:
+def transport_from_files(settings, grid: Grid, start, sites=None,
+                         boundary=None) -> ImportedTransport:
     """The :class:`ImportedTransport` of a config's ``transport.footprint_files``.
 
     STILT receptors without a ``site`` in the config are named after the nearest site of
     ``sites`` (a table with site, lon, lat), which must lie within the transport's
-    ``max_distance_m``.
+    ``max_distance_m``. ``boundary`` (a vmr_n/e/s/w file) gives NAME files a background.
     """
     from ..config import FootprintFormat
 
@@ -845,7 +852,8 @@ def transport_from_files(settings, grid: Grid, start, sites=None) -> ImportedTra
                 footprints = _named_after_nearest_site(footprints, grid, sites)
             parts.append(footprints)
         else:
-            parts += [read_name_footprint(path, site=spec.site, use_hires=spec.use_hires)
+            parts += [read_name_footprint(path, boundary=boundary, site=spec.site,
+                                          use_hires=spec.use_hires)
                       for path in spec.files]
     return ImportedTransport(parts, grid, start, hours_back=settings.hours_back,
                              stacks_as_surface=settings.stacks_as_surface)

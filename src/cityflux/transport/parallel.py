@@ -214,7 +214,9 @@ def split_receptors(footprints: Footprints) -> list[Footprints]:
         parts.append(Footprints(footprints.obs_hour[i:i + 1],
                                 np.zeros(take.size, footprints.rows.dtype),
                                 footprints.cells[take], footprints.hours_back[take],
-                                footprints.values[take], footprints.n_cells))
+                                footprints.values[take], footprints.n_cells,
+                                None if footprints.background is None
+                                else footprints.background[i:i + 1]))
     return parts
 
 

@@ -76,11 +76,17 @@ class ParticleTransport(Transport):
     release_offset_hours : float
         When in its hour a receptor's particles are released (0.5: mid-hour, the centre of
         an hourly mean).
+    boundary : BoundaryConditions or None
+        With boundary conditions, every footprint carries its receptor's background, the
+        mean of the boundary values at its particles' exits
+        (:func:`~cityflux.transport.boundary.exit_background`).
     """
 
     def __init__(self, settings, grid: Grid, met, start, seed: int = 0,
-                 where: str = "meteorology", release_offset_hours: float = 0.5):
+                 where: str = "meteorology", release_offset_hours: float = 0.5,
+                 boundary=None):
         self.settings, self.grid, self.met, self.where = settings, grid, met, where
+        self.boundary = boundary
         self.start = np.datetime64(start, "ns")
         self.seed = int(seed)
         self.hours_back = int(settings.hours_back)
@@ -105,7 +111,15 @@ class ParticleTransport(Transport):
             raise InputError(f"{self.where}: particle model: {exc}") from None
 
     def surface_footprints(self, receptors: Receptors, progress: bool = False) -> Footprints:
-        footprints, _ = self._run(receptors, progress)
+        footprints, exits = self._run(receptors, progress)
+        if self.boundary is not None:
+            from .boundary import exit_background
+
+            released = (self.start + np.asarray(receptors.hour, np.int64) * np.timedelta64(1, "h")
+                        + np.timedelta64(int(self.particle_settings.release_offset_hours
+                                             * 3600), "s"))
+            footprints = replace(footprints, background=exit_background(
+                self.boundary, exits, self.grid.metric_crs, released))
         return self._on_grid(footprints)
 
     def _on_grid(self, footprints: Footprints) -> Footprints:
@@ -121,7 +135,7 @@ class ParticleTransport(Transport):
         moved.eliminate_zeros()
         return Footprints(footprints.obs_hour, unique[moved.row] // n_back,
                           moved.col.astype(np.int64), unique[moved.row] % n_back,
-                          moved.data, self.grid.size)
+                          moved.data, self.grid.size, footprints.background)
 
     def point_sensitivities(self, sources, receptors: Receptors, integrate: bool = False,
                             progress: bool = False) -> np.ndarray:
@@ -209,4 +223,10 @@ class ParticleTransport(Transport):
                 self.seed, self.grid,
                 self.start, met.time, met.x, met.y, met.z, met.u, met.v, met.w, met.blh,
                 met.ustar, met.obukhov_length, met.air_temperature, met.surface_pressure,
-                met.roughness_length)
+                met.roughness_length, self._boundary_key())
+
+    def _boundary_key(self) -> tuple:
+        b = self.boundary
+        if b is None:
+            return ()
+        return (b.time, b.height, b.lat, b.lon, *sorted(b.parts.items()))
