@@ -33,7 +33,7 @@ def _ring_city(missing: bool):
         plants=plants, population=(Patch(0.0, 0.0, 3.0, 1.0),), areas=(), small_sources=5,
         residential_t_yr=(2.0e6, 1.8e6), roads_t_yr=(1.0e6, 0.8e6),
         sites=towers + (Site("BKG", "background", -11.0, -2.0, 60.0, "background"),),
-        mast_km=(0.0, 0.0))
+        mast_km=(0.0, 0.0), truth_transport="puffs", field_file_km=None)
 
 
 def _config(folder: Path):

@@ -6,17 +6,28 @@ totals spread by a population proxy, industrial areas, small point sources, a gr
 biosphere, towers and a background site. :func:`generate` writes two sets of source files
 from it, ``prior/`` (the inventory, wrong the way inventories are) and ``truth/`` (what is
 really emitted), plus the one-column meteorology a met mast measures, the regions and the
-hourly observations.
+hourly observations; with ``field_file_km`` also a coarsened copy of the 3-D meteorology
+(``meteorology_field.nc``) and the background as boundary curtains
+(``boundary_conditions.nc``).
 
-The observations are simulated from the truth with a transport that differs in
-*structure* from the inversion's steady Gaussian plume under one met column:
+The observations are simulated from the truth through an hourly wind field that varies in
+space and time (a mesoscale-perturbed field, or a sea breeze,
+:mod:`cityflux.synthetic.winds`; no vertical shear) with a transport that differs in
+*structure* from the inversion's steady Gaussian plume under one met column
+(``truth_transport``):
 
-- backward Gaussian puffs (:mod:`cityflux.synthetic.puffs`) along curved trajectories
-  through an hourly wind field that varies in space and time (a mesoscale-perturbed
-  field, or a sea breeze, :mod:`cityflux.synthetic.winds`), with Taylor spreading from
-  turbulence statistics instead of Pasquill–Gifford / Briggs curves;
-- elevated stacks released at their final Briggs rise under the field's meteorology at
-  the stack (the inversion uses gradual rise under the mast's meteorology);
+- ``puffs``: backward Gaussian puffs (:mod:`cityflux.synthetic.puffs`) along curved
+  trajectories, with Taylor spreading from turbulence statistics instead of
+  Pasquill–Gifford / Briggs curves; elevated stacks released at their final Briggs rise
+  under the field's meteorology at the stack (the inversion uses gradual rise under the
+  mast's meteorology);
+- ``particles``: the backward Lagrangian particle model
+  (:class:`~cityflux.transport.particle_transport.ParticleTransport`, ``truth_particles``
+  per receptor, seeded by ``spec.seed``) on the field as 3-D meteorology, stacks by the
+  particles' residence about their hourly effective heights;
+
+and in both:
+
 - the hourly truth (diurnal and weekly profiles, an hourly biosphere), a background that
   drifts smoothly and sees the domain's own signal, model-data noise correlated over a
   few hours at every site, white measurement noise and gaps.
@@ -47,7 +58,12 @@ from ..transport.stability import solar_elevation_deg, stability_from_obukhov
 from .meteorology import _smooth_noise, synthetic_meteorology
 from .puffs import PuffSettings, point_source_enhancement, point_source_sensitivities, \
     surface_footprints
+from .met_fields import met_field_from_wind_field, write_met_field
 from .winds import column_at, perturbed_field, sea_breeze_field, wind_axes
+
+
+#: Wind levels of the synthetic world's 3-D fields: it has no shear, so two suffice.
+NO_SHEAR_LEVELS = (10.0, 5000.0)
 
 
 @dataclass(frozen=True)
@@ -138,6 +154,9 @@ class CitySpec:
     mismatch_ppm: float = 1.0
     mismatch_hours: float = 3.0
     measurement_ppm: float = 0.2
+    truth_transport: str = "puffs"            # or "particles": how observations are simulated
+    truth_particles: int = 1000               # particles per receptor with "particles"
+    field_file_km: float | None = None        # also write the 3-D field at this spacing
 
     @property
     def crs(self) -> str:
@@ -487,15 +506,24 @@ def generate(spec: CitySpec, out_dir: Path, noise: bool = True) -> dict:
     rx, ry = grid.to_metric(sites.lon.to_numpy(), sites.lat.to_numpy())
     receptors = (rx[site_index], ry[site_index], sites.inlet_height_m.to_numpy()[site_index],
                  obs_hour)
-    settings = PuffSettings(hours_back=spec.spinup_hours)
-    footprints = surface_footprints(field_, grid, *receptors, settings)
-    gridded = truth.gridded_hourly(truth.sectors, times)
-    enhancement = observation_operator(footprints, n_total, 1).forward(gridded.ravel())
-    if len(truth.points):
-        px, py = grid.to_metric(truth.points.lon, truth.points.lat)
-        heights = _effective_heights(truth.points, field_, grid, n_total)
-        sensitivity = point_source_sensitivities(field_, *receptors, px, py, heights, settings)
-        enhancement += point_source_enhancement(sensitivity, truth.point_hourly(times).T)
+    hourly = truth.gridded_hourly(truth.sectors, times)
+    rates = truth.point_hourly(times).T if len(truth.points) else None
+    if spec.truth_transport == "particles":
+        enhancement = _particle_truth(spec, grid, field_, start, truth, receptors, hourly,
+                                      rates)
+    elif spec.truth_transport == "puffs":
+        settings = PuffSettings(hours_back=spec.spinup_hours)
+        footprints = surface_footprints(field_, grid, *receptors, settings)
+        enhancement = observation_operator(footprints, n_total, 1).forward(hourly.ravel())
+        if rates is not None:
+            px, py = grid.to_metric(truth.points.lon, truth.points.lat)
+            heights = _effective_heights(truth.points, field_, grid, n_total)
+            sensitivity = point_source_sensitivities(field_, *receptors, px, py, heights,
+                                                     settings)
+            enhancement += point_source_enhancement(sensitivity, rates)
+    else:
+        raise ValueError(f"truth_transport must be 'puffs' or 'particles', not "
+                         f"{spec.truth_transport!r}")
 
     period_times = times[spec.spinup_hours:]
     background = 420.0 + 1.5 * _smooth_noise(rng, spec.n_hours, 48.0)
@@ -517,6 +545,15 @@ def generate(spec: CitySpec, out_dir: Path, noise: bool = True) -> dict:
         handle.write(f"# synthetic hourly means (UTC hour starts), cityflux {spec.name}\n")
         records.to_csv(handle, index=False, na_rep="")
     write_netcdf(_mast_dataset(mast), out_dir / "meteorology.nc", compress=False)
+    if spec.field_file_km is not None:
+        write_met_field(out_dir / "meteorology_field.nc",
+                        _coarsened(met_field_from_wind_field(field_, NO_SHEAR_LEVELS), grid,
+                                   spec.field_file_km * 1000.0), grid)
+        paths["meteorology_field"] = out_dir / "meteorology_field.nc"
+        write_netcdf(_boundary_curtains(grid, times, np.concatenate(
+            [np.full(spec.spinup_hours, background[0]), background])),
+            out_dir / "boundary_conditions.nc")
+        paths["boundary_conditions"] = out_dir / "boundary_conditions.nc"
     (out_dir / "background_truth.csv").write_text(
         "time,background_ppm\n" + "".join(
             f"{pd.Timestamp(t):%Y-%m-%dT%H:%M:%SZ},{b:.3f}\n"
@@ -526,6 +563,91 @@ def generate(spec: CitySpec, out_dir: Path, noise: bool = True) -> dict:
         ("meteorology", "meteorology.nc"), ("profiles", "profiles.csv"),
         ("prior", "prior"), ("truth", "truth"), ("background_truth", "background_truth.csv"))})
     return paths
+
+
+def _particle_truth(spec: CitySpec, grid: Grid, field_: xr.Dataset, start, truth, receptors,
+                    hourly: np.ndarray, rates) -> np.ndarray:
+    """Enhancements (ppm) from the backward particle model in the 3-D field (no shear), with
+    ``spec.truth_particles`` particles per receptor: surface fluxes from the footprints,
+    stacks from the particles' residence about their hourly effective heights."""
+    from ..config import ParticlesConfig, TransportConfig, TransportModel
+    from ..transport.base import Receptors
+    from ..transport.particle_transport import ParticleTransport
+    from ..transport.plume import stack_sources
+
+    settings = TransportConfig(model=TransportModel.PARTICLES, hours_back=spec.spinup_hours,
+                               particles=ParticlesConfig(n_particles=spec.truth_particles))
+    model = ParticleTransport(settings, grid, met_field_from_wind_field(field_, NO_SHEAR_LEVELS),
+                              start, spec.seed, "synthetic wind field")
+    x, y, height, hour = receptors
+    rec = Receptors(np.full(hour.size, "r"), np.asarray(x, float), np.asarray(y, float),
+                    np.asarray(height, float), np.asarray(hour, np.int64))
+    n_total = hourly.shape[0]
+    footprints = model.surface_footprints(rec)
+    enhancement = observation_operator(footprints, n_total, 1).forward(hourly.ravel())
+    if rates is not None:
+        sensitivity = model.point_sensitivities(stack_sources(truth.points, grid), rec)
+        emission_hour = rec.hour[:, None] - np.arange(sensitivity.shape[2])[None, :]
+        inside = (emission_hour >= 0) & (emission_hour < n_total)
+        emitted = rates[:, np.clip(emission_hour, 0, n_total - 1)]       # (source, obs, k)
+        enhancement += np.einsum("osk,sok->o", sensitivity,
+                                 np.where(inside[None], emitted, 0.0))
+    return enhancement
+
+
+def _boundary_curtains(grid: Grid, hour_starts, background_ppm) -> xr.Dataset:
+    """The background as OpenGHG/NAME edge curtains: the same on every edge and at every
+    height (the synthetic world's inflow; before the period, its first value), hourly means
+    stamped at mid-hour."""
+    lon, lat = grid.lonlat
+    lon_axis = np.linspace(float(lon.min()), float(lon.max()), 4)
+    lat_axis = np.linspace(float(lat.min()), float(lat.max()), 4)
+    mol = np.asarray(background_ppm, float) * 1e-6
+    attrs = {"units": "mol mol-1", "long_name": "CO2 mole fraction at the domain edge"}
+
+    def curtain(along):
+        return (("time", "height", along), np.broadcast_to(mol[:, None, None],
+                                                           (mol.size, 2, 4)).copy(), attrs)
+
+    return xr.Dataset(
+        {"vmr_n": curtain("lon"), "vmr_e": curtain("lat"), "vmr_s": curtain("lon"),
+         "vmr_w": curtain("lat")},
+        coords={"time": np.asarray(hour_starts, "datetime64[ns]") + np.timedelta64(30, "m"),
+                "height": ("height", [0.0, 10000.0], {"units": "m", "positive": "up"}),
+                "lat": ("lat", lat_axis, {"units": "degrees_north"}),
+                "lon": ("lon", lon_axis, {"units": "degrees_east"})},
+        attrs={"title": "synthetic boundary conditions (the background of the synthetic city)",
+               "Conventions": "CF-1.8"})
+
+
+def _coarsened(field, grid: Grid, spacing_m: float):
+    """The MetField on every n-th node, n = spacing / the field's own, keeping the nodes
+    nearest the domain centre and those within one new spacing of the domain: a coarser,
+    reanalysis-like field that still covers it."""
+    from ..metfield import MetField
+
+    step = max(1, int(round(spacing_m / float(field.x[1] - field.x[0]))))
+    cx, cy = (float(np.mean(a)) for a in grid.metric_xy)
+
+    def kept(axis, centre, low, high):
+        offset = int(np.argmin(np.abs(axis - centre))) % step
+        index = np.arange(offset, axis.size, step)
+        return index[(axis[index] >= low - spacing_m) & (axis[index] <= high + spacing_m)]
+
+    x, y = grid.metric_xy
+    ix = kept(field.x, cx, float(np.min(x)), float(np.max(x)))
+    iy = kept(field.y, cy, float(np.min(y)), float(np.max(y)))
+
+    def surface(a):
+        return a[:, iy][:, :, ix]
+
+    def levels(a):
+        return a[..., iy, :][..., ix]
+
+    return MetField(field.time, field.x[ix], field.y[iy], field.z, levels(field.u),
+                    levels(field.v), levels(field.w), surface(field.blh), surface(field.ustar),
+                    surface(field.obukhov_length), surface(field.air_temperature),
+                    surface(field.surface_pressure), surface(field.roughness_length))
 
 
 def _mast_dataset(mast: xr.Dataset) -> xr.Dataset:

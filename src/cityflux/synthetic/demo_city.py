@@ -10,10 +10,12 @@ do: plant emissions off by −33 % to +30 %, traffic 30 % low, residential total
 and spread by a population proxy shifted by 2 km, the industrial zone 30 % high, the
 biosphere's uptake 6 % low and respiration 5 % high.
 
-Observations come from the truth through a different transport (see
-:mod:`cityflux.synthetic.city`): puffs along curved trajectories through a wind field
-perturbed by 1 m s⁻¹ eddies of 40 km, Taylor spreading, final plume rise; the inversion
-gets only the one-column meteorology of a mast in the city centre.
+Observations come from the truth through backward particles (1000 per receptor) in a wind
+field perturbed by 1 m s⁻¹ eddies of 40 km (see :mod:`cityflux.synthetic.city`): a
+transport that differs in structure from the steady plume of ``configs/demo-city.yaml``,
+which gets only the one-column meteorology of a mast in the city centre.
+``configs/demo-city-particles.yaml`` inverts them with particles on the field coarsened to
+10 km (``meteorology_field.nc``).
 
 Regenerate with ``python -m cityflux.synthetic.demo_city data-samples/demo-city``.
 """
@@ -41,6 +43,8 @@ DEMO_CITY = CitySpec(
            Site("DWN", "Downwind rural", 22.0, 6.0, 100.0, "tower"),
            Site("BKG", "Background (upwind)", -27.0, -5.0, 100.0, "background")),
     mast_km=(1.0, 1.0),
+    truth_transport="particles",
+    field_file_km=10.0,
 )
 
 

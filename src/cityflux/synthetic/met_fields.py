@@ -28,7 +28,6 @@ tests can check a reader after bilinear interpolation exactly.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ import pyproj
 import xarray as xr
 
 from ..grid import WGS84, Grid
+from ..io import write_netcdf
 from ..met_fields import (
     DRY_AIR_GAS_CONSTANT,
     GRAVITY,
@@ -183,9 +183,26 @@ def sea_breeze_met_field(grid: Grid, column: xr.Dataset, rng: np.random.Generato
         coast = (float(xs.mean()) + 15000.0, float(ys.mean()), 90.0)
     flat = sea_breeze_field(column, x, y, coast, rng, latitude_deg=grid.centre_lonlat[1],
                             **breeze)
+    return met_field_from_wind_field(flat, heights_m, reference_height_m, roughness_length_m)
+
+
+def met_field_from_wind_field(flat: xr.Dataset, heights_m=DEFAULT_HEIGHTS_M,
+                              reference_height_m: float | None = None,
+                              roughness_length_m: float = ROUGHNESS_LENGTH_M) -> MetField:
+    """A 2-D wind field of :mod:`cityflux.synthetic.winds` as a MetField on height levels.
+
+    The field's hourly means are placed at mid-hour. With ``reference_height_m`` the field's
+    wind is the wind at that height and above, and follows the log law below it,
+    V(z) = V ln(z / z₀) / ln(z_ref / z₀); without it the wind is the same at every height
+    (a world without shear). Boundary-layer height, temperature, pressure, u* and L are the
+    field's.
+    """
     z = np.asarray(heights_m, float)
-    profile = np.clip(np.log(z / roughness_length_m) /
-                      np.log(reference_height_m / roughness_length_m), 0.0, 1.0)
+    if reference_height_m is None:
+        profile = np.ones(z.size)
+    else:
+        profile = np.clip(np.log(z / roughness_length_m) /
+                          np.log(reference_height_m / roughness_length_m), 0.0, 1.0)
     profile = profile[None, :, None, None]
     u = flat["u"].values.astype(float)[:, None] * profile
     v = flat["v"].values.astype(float)[:, None] * profile
@@ -195,24 +212,13 @@ def sea_breeze_met_field(grid: Grid, column: xr.Dataset, rng: np.random.Generato
     def values(name):
         return np.broadcast_to(flat[name].values.astype(float), surface).copy()
 
-    return MetField(time, np.asarray(x, float), np.asarray(y, float), z, u, v, np.zeros(u.shape),
-                    values("blh"), values("ustar"), values("obukhov_length"), values("t"),
-                    values("sp"), np.full(surface, roughness_length_m))
+    return MetField(time, np.asarray(flat["x"].values, float), np.asarray(flat["y"].values, float),
+                    z, u, v, np.zeros(u.shape), values("blh"), values("ustar"),
+                    values("obukhov_length"), values("t"), values("sp"),
+                    np.full(surface, roughness_length_m))
 
 
 # ---------------------------------------------------------------------------- writers
-def _write(dataset: xr.Dataset, path) -> Path:
-    """Write atomically: a temporary file in the same folder, then a rename."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        dataset.to_netcdf(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
-
-
 def _grid_mapping(crs: pyproj.CRS) -> dict:
     attrs = crs.to_cf()
     attrs["crs_wkt"] = crs.to_wkt()
@@ -280,7 +286,7 @@ def met_field_dataset(field: MetField, grid: Grid, dtype=np.float32,
 def write_met_field(path, field: MetField, grid: Grid, dtype=np.float32,
                     title: str = "synthetic meteorology") -> Path:
     """Write :func:`met_field_dataset` to ``path`` (atomically)."""
-    return _write(met_field_dataset(field, grid, dtype, title), path)
+    return write_netcdf(met_field_dataset(field, grid, dtype, title), path)
 
 
 # ---------------------------------------------------------------------------- ERA5-like
@@ -380,7 +386,7 @@ def era5_like_dataset(start="2024-07-01T00:00", n_hours: int = 6, west: float = 
 def write_era5_like(path, **kwargs) -> xr.Dataset:
     """Write :func:`era5_like_dataset` (``kwargs``) to ``path``; returns the dataset."""
     dataset = era5_like_dataset(**kwargs)
-    _write(dataset, path)
+    write_netcdf(dataset, path)
     return dataset
 
 
@@ -494,5 +500,5 @@ def wrf_like_dataset(start="2024-07-01T00:00", n_hours: int = 4, centre_lon: flo
 def write_wrf_like(path, **kwargs) -> xr.Dataset:
     """Write :func:`wrf_like_dataset` (``kwargs``) to ``path``; returns the dataset."""
     dataset = wrf_like_dataset(**kwargs)
-    _write(dataset, path)
+    write_netcdf(dataset, path)
     return dataset
