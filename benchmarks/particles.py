@@ -18,18 +18,29 @@ receptor) per second of one core; the internal steps (a fraction of the Lagrangi
 scale, 1-60 s) are reported beside it. Each configuration is timed three times and the
 best run is used (the machine is shared). Its last line is one JSON object.
 
-What limits it (measured on a 2-core x86-64 VM, numba 0.68): about three quarters of the
-time goes to the inner vertical steps (~5,000 per particle-day at 0.1 T_Lw of the
-boundary layer, ~90 ns each), the rest to the outer steps (~1,500, wind interpolation,
-horizontal turbulence, footprint deposit). An inner step is a chain of dependent
-transcendental functions (the logarithm and exponential of Hanna's sigma_w powers at two
-heights, the exponential of the velocity memory, a square root, the inverse-normal
-quantile), so one particle runs at the latency of that chain, not at the machine's
-throughput. Smaller levers already taken: no Python-error-model division checks in the hot
-loop (2x on the interpolation), inverse time scales computed beside sigma_w rather than
-after it, one power per Hanna evaluation. The step fraction 0.1 is what keeps a
-well-mixed layer well mixed to a few per cent (0.15-0.2 fail the stable chi-square test);
-interleaving two particles per thread to overlap their latency chains is the next step.
+What limits it (measured on a 2-core x86-64 VM, Sapphire Rapids, numba 0.68; the VM has no
+hardware counters, so by perf sampling and by timing variants of the kernel): about half
+the time goes to the inner vertical steps (~5,000 per particle-day at 0.1 T_Lw of the
+boundary layer, ~45-50 ns each), half to the outer steps (~1,500, ~130-150 ns each: the
+surface fields and the wind at mid-step interpolated in time and space, Hanna's column
+scales with two cube roots, horizontal turbulence, footprint deposit). An inner step is a
+chain of dependent transcendental functions (a logarithm and an exponential for sigma_w at
+each of two heights, the exponential of the velocity memory, a square root, the
+inverse-normal quantile): one particle at a time runs at the latency of that chain (~85 ns
+a convective step), so each thread follows two particles and advances their inner steps
+phase by phase, which the core overlaps (1.6x on the inner steps). A third and fourth
+particle did not help: the steps are now bound by the throughput of their instructions,
+about a third of it glibc's exp, log and pow (~20 cycles each; inline table-driven exp and
+log were 8 % slower, FMA contraction 5 % slower and not bit-identical). 1 -> 2 cores
+scales 1.8-2.0x: not memory-bound (particles read the 57 MB of winds near where they are).
+Smaller levers taken: no Python-error-model division checks in the hot loop (2x on the
+interpolation), the pieces of a step inlined into that loop (numba inline="always"; LLVM
+leaves them as calls that pass tuples through memory: about 20 % together, for twice the
+first compile, ~18 s instead of ~10 s, cached afterwards), what depends only on the column
+worked out once per outer step, divisions by the inner-step count from a table. Every
+particle's numbers are bit-identical to those of the earlier one-particle-at-a-time kernel,
+on any number of threads. The step fraction 0.1 is what keeps a well-mixed layer well mixed
+to a few per cent (0.15-0.2 fail the stable chi-square test).
 """
 
 import json
