@@ -396,5 +396,8 @@ def test_a_boundary_file_gives_the_transport_each_receptors_background(name):
     footprints = ImportedTransport(imported, imported.grid, START).surface_footprints(receptors)
     np.testing.assert_allclose(footprints.background, imported.background_normalised_ppm[rows])
     assert np.all((footprints.background > 390) & (footprints.background < 400))
-    without = ImportedTransport(name, name.grid, START).surface_footprints(receptors)
-    assert without.background is None
+    without = ImportedTransport(name, name.grid, START)
+    assert without.surface_footprints(receptors).background is None
+    # the background is part of the cache key: another boundary file, other entries
+    assert ImportedTransport(imported, imported.grid, START).cache_parts() != \
+        without.cache_parts()

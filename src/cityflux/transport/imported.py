@@ -202,8 +202,9 @@ class ImportedFootprints:
         h = hashlib.sha256(repr((self.grid, self.time_resolved, self.source)).encode())
         for array in (self.site.astype(str), self.time, self.lon, self.lat, self.height,
                       self.rows, self.cells, self.emission_start, self.emission_end,
-                      self.values):
-            h.update(np.ascontiguousarray(array).tobytes())
+                      self.values, self.background_normalised_ppm):
+            if array is not None:   # the background: only with a boundary file
+                h.update(np.ascontiguousarray(array).tobytes())
         return h.hexdigest()
 
     # -------------------------------------------------------------- regridding
