@@ -100,8 +100,13 @@ class BoundaryConditions:
 
 
 def _nearest(axis: np.ndarray, values: np.ndarray) -> np.ndarray:
-    return np.argmin(np.abs(axis[None, :] - np.ravel(values)[:, None]), axis=1).reshape(
-        np.shape(values))
+    """Index of the nearest point of an increasing ``axis`` to each value."""
+    values = np.asarray(values, float)
+    upper = np.clip(np.searchsorted(axis, values), 1, max(axis.size - 1, 1))
+    if axis.size == 1:
+        return np.zeros(values.shape, np.int64)
+    lower = upper - 1
+    return np.where(values - axis[lower] <= axis[upper] - values, lower, upper)
 
 
 def _weights(axis: np.ndarray, values: np.ndarray, where: str, name: str):
