@@ -286,3 +286,17 @@ def test_observation_model_subset(model_case):
     x = rng.normal(size=layout.size)
     np.testing.assert_allclose(part.simulate(x), model.simulate(x)[rows], rtol=1e-14)
     np.testing.assert_array_equal(part.offset, model.offset[rows])
+
+
+def test_footprints_from_a_dense_buffer_keep_every_non_zero_and_clear_it():
+    rng = np.random.default_rng(0)
+    dense = rng.random((3, 4, 5)) * (rng.random((3, 4, 5)) > 0.6)
+    buffer = dense.copy()
+    fp = Footprints.from_dense([7, 8, 9], buffer)
+    rows, back, cells = np.nonzero(dense)
+    np.testing.assert_array_equal(fp.rows, rows)
+    np.testing.assert_array_equal(fp.hours_back, back)
+    np.testing.assert_array_equal(fp.cells, cells)
+    np.testing.assert_array_equal(fp.values, dense[rows, back, cells])
+    assert fp.n_cells == 5 and list(fp.obs_hour) == [7, 8, 9]
+    assert not buffer.any()

@@ -313,17 +313,12 @@ def surface_footprints(field: xr.Dataset, grid, receptor_x, receptor_y, receptor
     whole_buffer = np.zeros((min(chunk, x.size), settings.hours_back, grid.size))
     for start in range(0, x.size, chunk):
         part = slice(start, min(start + chunk, x.size))
-        buffer = whole_buffer[: part.stop - part.start]  # all zero: compact clears it
+        buffer = whole_buffer[: part.stop - part.start]  # all zero: from_dense clears it
         kernels.surface_footprints(arrays.met, arrays.axes, cell_edges, grid.nx, grid.ny,
                                    x[part], y[part], z[part], release[part], settings.n_steps,
                                    float(settings.step_s), settings.hours_back,
                                    kernel_settings, buffer)
-        empty = np.empty(0, np.int64)
-        nnz = int(kernels.compact(buffer, empty, empty, empty, np.empty(0)).sum())
-        rows, back, cells = (np.empty(nnz, np.int64) for _ in range(3))
-        values = np.empty(nnz)
-        kernels.compact(buffer, rows, back, cells, values)
-        parts.append(Footprints(hours[part], rows, cells, back, values, grid.size))
+        parts.append(Footprints.from_dense(hours[part], buffer))
     if not parts:
         raise InputError("no receptors to compute footprints for")
     footprints = Footprints.concatenate(parts)

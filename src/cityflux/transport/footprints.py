@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse
 
+from .footprint_kernels import compact
+
 
 @dataclass(frozen=True)
 class Footprints:
@@ -60,6 +62,17 @@ class Footprints:
         return Footprints(self.obs_hour[mask], new_index[self.rows[keep]], self.cells[keep],
                           self.hours_back[keep], self.values[keep], self.n_cells,
                           None if self.background is None else self.background[mask])
+
+    @classmethod
+    def from_dense(cls, obs_hour, buffer: np.ndarray) -> "Footprints":
+        """The non-zero entries of a dense (n_obs, n_back, n_cells) buffer, hour back k at
+        index k; the buffer is left all zero for reuse."""
+        empty = np.empty(0, np.int64)
+        nnz = int(compact(buffer, empty, empty, empty, np.empty(0)).sum())
+        rows, back, cells = (np.empty(nnz, np.int64) for _ in range(3))
+        values = np.empty(nnz)
+        compact(buffer, rows, back, cells, values)
+        return cls(np.asarray(obs_hour, np.int64), rows, cells, back, values, buffer.shape[2])
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The footprints as plain arrays (for caching)."""

@@ -415,44 +415,6 @@ def surface_kernel(wind, zlev, surf, met_t, met_axes, classes, settings, cell_x,
                             out[r, k, c] += weight * frac * cell_factor[c]
 
 
-@parallel_jit
-def compact(buffer, rows, back, cells, values):
-    """Non-zero entries of a dense (n_rec, n_back, n_cells) buffer as triplets.
-
-    With ``rows`` of length 0: returns the number of non-zeros per receptor. Otherwise
-    fills the arrays (length ``counts.sum()``) in receptor, hour-back, cell order and
-    zeroes the buffer for reuse.
-    """
-    n_rec = buffer.shape[0]
-    counts = np.zeros(n_rec, np.int64)
-    for r in prange(n_rec):
-        m = 0
-        for k in range(buffer.shape[1]):
-            for c in range(buffer.shape[2]):
-                if buffer[r, k, c] != 0.0:
-                    m += 1
-        counts[r] = m
-    if rows.shape[0] == 0:
-        return counts
-    offsets = np.zeros(n_rec, np.int64)
-    for r in range(1, n_rec):
-        offsets[r] = offsets[r - 1] + counts[r - 1]
-    if rows.shape[0] != offsets[n_rec - 1] + counts[n_rec - 1]:
-        raise ValueError("compact: output arrays must have the length of all non-zeros")
-    for r in prange(n_rec):
-        i = offsets[r]
-        for k in range(buffer.shape[1]):
-            for c in range(buffer.shape[2]):
-                if buffer[r, k, c] != 0.0:
-                    rows[i] = r
-                    back[i] = k
-                    cells[i] = c
-                    values[i] = buffer[r, k, c]
-                    buffer[r, k, c] = 0.0
-                    i += 1
-    return counts
-
-
 # --- point sources ----------------------------------------------------------------------
 
 

@@ -266,15 +266,11 @@ class TrajectoryPlumeTransport(Transport):
         empty = np.empty(0, np.int64)
         for first in _progress(range(0, n_rec, chunk), progress, "footprints"):
             part = slice(first, min(first + chunk, n_rec))
-            view = buffer[: part.stop - part.start]  # all zero: compact clears it
+            view = buffer[: part.stop - part.start]  # all zero: from_dense clears it
             tk.surface_kernel(*self._met_args(), cell_x, cell_y, cell_hx, cell_hy, factor,
                               bucket, start, items, float(self.settings.source_height_m),
                               x[part], y[part], z[part], release[part], view)
-            nnz = int(tk.compact(view, empty, empty, empty, np.empty(0)).sum())
-            rows, back, cells = (np.empty(nnz, np.int64) for _ in range(3))
-            values = np.empty(nnz)
-            tk.compact(view, rows, back, cells, values)
-            parts.append(Footprints(hours[part], rows, cells, back, values, n_cells))
+            parts.append(Footprints.from_dense(hours[part], view))
         if not parts:
             return Footprints(hours, empty, empty, empty, np.empty(0), n_cells)
         footprints = Footprints.concatenate(parts)
